@@ -1,0 +1,36 @@
+# Silvertine's front door. `make run` and `make test` install what is missing, build, and go.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= 2
+
+.PHONY: all deps build run test bench format lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scripts/run.sh $(BUILD)
+
+test: deps
+	@scripts/test.sh
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+format:
+	clang-format -i engine/*.c engine/*.h tests/unit/*.c bench/*.c
+
+lint: $(BUILD)/CMakeCache.txt
+	clang-tidy -p $(BUILD) --quiet engine/*.c
+	cppcheck --quiet --enable=warning,performance,portability --std=c11 --error-exitcode=1 -I engine engine
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

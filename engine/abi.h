@@ -1,0 +1,318 @@
+/* abi: the stable, versioned interface between the C core and Lua.
+ *
+ * This header is the single source of truth for both sides. The part between the
+ * SV_CDEF_BEGIN and SV_CDEF_END markers is plain C with no preprocessor lines: the build
+ * embeds exactly that text into libsilvertine (sv_abi_cdef()), and the Lua side hands it to
+ * ffi.cdef. A test compares sizeof/offsetof of every struct in C and in LuaJIT.
+ *
+ * Invariants:
+ *  - every event is one fixed-size sv_event_t (128 bytes): a common header and a payload
+ *    union; events are copied by value, never allocated per event;
+ *  - prices, quantities, fees and money are exact int64 fixed point with SV_FIXED_SCALE
+ *    units per 1 (1e-8); no float ever enters a position or a balance;
+ *  - timestamps are int64 nanoseconds since the Unix epoch (UTC);
+ *  - symbols travel as interned uint32 ids, never as strings;
+ *  - a change to any layout below bumps SV_ABI_VERSION. */
+#ifndef SV_ABI_H
+#define SV_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SV_CDEF_BEGIN */
+enum { SV_ABI_VERSION = 1 };
+
+/* Fixed point: 1 unit = 1e-8. */
+typedef int64_t sv_fixed_t;
+enum { SV_FIXED_DIGITS = 8, SV_FIXED_SCALE = 100000000 };
+
+/* Event kinds. Market data kinds together form the public MarketData stream. */
+typedef enum sv_event_kind {
+    SV_EV_NONE = 0,
+    SV_EV_TRADE = 1,     /* market data: a public trade */
+    SV_EV_QUOTE = 2,     /* market data: top of book */
+    SV_EV_BAR = 3,       /* market data: an OHLCV bar */
+    SV_EV_DEPTH = 4,     /* market data: a depth (order book) update */
+    SV_EV_SIGNAL = 5,    /* a strategy's intent */
+    SV_EV_ORDER = 6,     /* a risk-approved order and its updates */
+    SV_EV_FILL = 7,      /* an execution */
+    SV_EV_TIMER = 8,     /* internal: a script's timer fired */
+    SV_EV_ALERT = 9,     /* internal: risk alert, script disabled, reload, ... */
+    SV_EV_POSITION = 10, /* internal: a position changed */
+    SV_EV_KIND_COUNT = 11
+} sv_event_kind_t;
+
+typedef enum sv_side { SV_SIDE_NONE = 0, SV_SIDE_BUY = 1, SV_SIDE_SELL = -1 } sv_side_t;
+
+typedef enum sv_order_type {
+    SV_ORDER_MARKET = 0,
+    SV_ORDER_LIMIT = 1,
+    SV_ORDER_STOP_MARKET = 2,
+    SV_ORDER_STOP_LIMIT = 3
+} sv_order_type_t;
+
+typedef enum sv_tif { SV_TIF_GTC = 0, SV_TIF_IOC = 1, SV_TIF_FOK = 2 } sv_tif_t;
+
+enum {
+    SV_ORDER_FLAG_POST_ONLY = 1,
+    SV_ORDER_FLAG_REDUCE_ONLY = 2
+};
+
+typedef enum sv_order_status {
+    SV_OS_NEW = 0,
+    SV_OS_PENDING = 1,
+    SV_OS_ACKNOWLEDGED = 2,
+    SV_OS_PARTIALLY_FILLED = 3,
+    SV_OS_FILLED = 4,
+    SV_OS_CANCELED = 5,
+    SV_OS_REJECTED = 6,
+    SV_OS_EXPIRED = 7,
+    SV_OS_PENDING_CANCEL = 8,
+    SV_OS_PENDING_REPLACE = 9
+} sv_order_status_t;
+
+typedef enum sv_liquidity { SV_LIQ_NONE = 0, SV_LIQ_MAKER = 1, SV_LIQ_TAKER = 2 } sv_liquidity_t;
+
+/* Alert codes carried by SV_EV_ALERT. */
+typedef enum sv_alert_code {
+    SV_ALERT_NONE = 0,
+    SV_ALERT_SCRIPT_ERROR = 1,    /* a script raised; it is disabled */
+    SV_ALERT_SCRIPT_LIMIT = 2,    /* a script hit its CPU or memory limit; disabled */
+    SV_ALERT_SCRIPT_RELOADED = 3, /* a script was reloaded */
+    SV_ALERT_RELOAD_FAILED = 4,   /* a reload failed; the old version keeps running */
+    SV_ALERT_RISK = 5,            /* a risk rule acted */
+    SV_ALERT_DATA = 6             /* bad market data was dropped */
+} sv_alert_code_t;
+
+/* The common header of every event: 40 bytes. */
+typedef struct sv_event_header {
+    uint16_t kind;        /* sv_event_kind_t */
+    uint16_t flags;
+    uint32_t symbol;      /* interned symbol id; 0 = none */
+    uint64_t seq;         /* bus sequence number, assigned at publish */
+    int64_t ts_exchange;  /* ns: time at the exchange (or in the data file) */
+    int64_t ts_receive;   /* ns: when the engine received it */
+    int64_t ts_engine;    /* ns: engine clock at publish */
+} sv_event_header_t;
+
+typedef struct sv_trade {
+    sv_fixed_t price;
+    sv_fixed_t qty;
+    uint64_t trade_id;
+    int8_t aggressor; /* sv_side_t of the taker; 0 unknown */
+    uint8_t pad[7];
+} sv_trade_t;
+
+typedef struct sv_quote {
+    sv_fixed_t bid_price;
+    sv_fixed_t bid_qty;
+    sv_fixed_t ask_price;
+    sv_fixed_t ask_qty;
+} sv_quote_t;
+
+typedef struct sv_bar {
+    sv_fixed_t open;
+    sv_fixed_t high;
+    sv_fixed_t low;
+    sv_fixed_t close;
+    sv_fixed_t volume;
+    sv_fixed_t quote_volume;
+    int64_t start;       /* ns: open time; header.ts_exchange is the close time */
+    uint32_t interval_s; /* bar length in seconds */
+    uint32_t trades;
+} sv_bar_t;
+
+typedef struct sv_level {
+    sv_fixed_t price;
+    sv_fixed_t qty; /* 0 deletes the level */
+} sv_level_t;
+
+enum { SV_DEPTH_LEVELS = 5 };
+enum { SV_DEPTH_SNAPSHOT = 1, SV_DEPTH_LAST = 2 };
+
+/* A depth update: n_bids bid levels then n_asks ask levels in levels[]. A longer exchange
+ * message is split into several events; the last carries SV_DEPTH_LAST. */
+typedef struct sv_depth {
+    uint8_t n_bids;
+    uint8_t n_asks;
+    uint8_t depth_flags;
+    uint8_t pad[5];
+    sv_level_t levels[5];
+} sv_depth_t;
+
+typedef struct sv_signal {
+    uint64_t signal_id;   /* unique per engine run, deterministic */
+    sv_fixed_t qty;
+    sv_fixed_t price;     /* limit price; 0 for market */
+    sv_fixed_t stop_price;
+    uint32_t strategy;    /* strategy id */
+    int8_t side;          /* sv_side_t */
+    uint8_t type;         /* sv_order_type_t */
+    uint8_t tif;          /* sv_tif_t */
+    uint8_t order_flags;  /* SV_ORDER_FLAG_* */
+    uint64_t replace_id;  /* client order id to amend (cancel/replace); 0 = new order */
+    char tag[16];         /* a strategy's label, NUL-padded */
+} sv_signal_t;
+
+typedef struct sv_order {
+    uint64_t client_id;
+    uint64_t exchange_id;
+    sv_fixed_t price;
+    sv_fixed_t qty;
+    sv_fixed_t stop_price;
+    sv_fixed_t filled_qty;
+    sv_fixed_t avg_price;
+    uint32_t strategy;
+    uint32_t reason;     /* interned text id of a reject/cancel reason; 0 = none */
+    uint64_t signal_id;
+    int8_t side;
+    uint8_t type;
+    uint8_t tif;
+    uint8_t order_flags;
+    uint8_t status;      /* sv_order_status_t */
+    uint8_t pad[3];
+} sv_order_t;
+
+typedef struct sv_fill {
+    uint64_t client_id;
+    uint64_t trade_id;
+    sv_fixed_t price;
+    sv_fixed_t qty;
+    sv_fixed_t fee;
+    uint32_t fee_asset; /* interned asset id */
+    uint32_t strategy;
+    int8_t side;
+    uint8_t liquidity;  /* sv_liquidity_t */
+    uint8_t pad[6];
+} sv_fill_t;
+
+typedef struct sv_timer {
+    uint64_t timer_id;
+    uint32_t strategy;
+    uint32_t pad;
+} sv_timer_t;
+
+typedef struct sv_alert {
+    uint32_t code;    /* sv_alert_code_t */
+    uint32_t source;  /* strategy/rule id, or 0 */
+    uint32_t text;    /* interned text id */
+    uint32_t pad;
+    int64_t value;
+} sv_alert_t;
+
+typedef struct sv_position_update {
+    sv_fixed_t qty;
+    sv_fixed_t avg_price;
+    sv_fixed_t realized_pnl;
+    uint32_t strategy;
+    uint32_t pad;
+} sv_position_update_t;
+
+typedef struct sv_event {
+    sv_event_header_t h;
+    union {
+        sv_trade_t trade;
+        sv_quote_t quote;
+        sv_bar_t bar;
+        sv_depth_t depth;
+        sv_signal_t signal;
+        sv_order_t order;
+        sv_fill_t fill;
+        sv_timer_t timer;
+        sv_alert_t alert;
+        sv_position_update_t position;
+        uint8_t raw[88];
+    } u;
+} sv_event_t;
+
+/* A position as a script sees it (filled by sv_ctx_position). */
+typedef struct sv_position_view {
+    sv_fixed_t qty;
+    sv_fixed_t avg_price;
+    sv_fixed_t realized_pnl;
+    sv_fixed_t unrealized_pnl;
+} sv_position_view_t;
+
+/* Flags in sv_event_header_t.flags. */
+enum {
+    SV_EVF_REMOTE = 1, /* arrived from another engine or a replay; not re-published to a backend */
+    SV_EVF_REPLAY = 2  /* part of a historical replay */
+};
+
+/* The strategy side of the FFI interface: the functions ctx.lua calls, handed to each script
+ * state as one table of function pointers (so nothing depends on symbol export). `host` is
+ * the opaque strategy host, `sid` the calling strategy. Quantities and prices cross as
+ * doubles and are validated and rounded to fixed point in C. */
+typedef struct sv_strategy_host sv_strategy_host_t;
+
+typedef struct sv_ctx_api {
+    /* Publishes a SignalEvent. Returns the signal id (> 0) or a negative SV_E_* code;
+     * last_error() then says why. */
+    int64_t (*submit)(sv_strategy_host_t *host, uint32_t sid, uint32_t symbol, int side, int type,
+                      int tif, int flags, double qty, double price, double stop_price,
+                      uint64_t replace_id, const char *tag);
+    int (*cancel)(sv_strategy_host_t *host, uint32_t sid, uint64_t client_id);
+    int (*cancel_all)(sv_strategy_host_t *host, uint32_t sid, uint32_t symbol);
+    int (*position)(sv_strategy_host_t *host, uint32_t sid, uint32_t symbol, sv_position_view_t *out);
+    double (*balance)(sv_strategy_host_t *host, uint32_t sid, const char *asset);
+    int64_t (*now)(sv_strategy_host_t *host);
+    int64_t (*timer)(sv_strategy_host_t *host, uint32_t sid, double ms, int repeat);
+    int (*timer_cancel)(sv_strategy_host_t *host, uint32_t sid, int64_t timer_id);
+    void (*log)(sv_strategy_host_t *host, uint32_t sid, int level, const char *msg);
+    uint32_t (*symbol_id)(sv_strategy_host_t *host, const char *name);
+    const char *(*symbol_name)(sv_strategy_host_t *host, uint32_t id);
+    const char *(*text)(sv_strategy_host_t *host, uint32_t id);
+    const char *(*last_error)(sv_strategy_host_t *host);
+} sv_ctx_api_t;
+
+/* The library side, for tools and for busted specs that drive the real core through FFI
+ * (lua/silvertine/testing.lua). */
+typedef struct sv_diag {
+    int code;
+    char msg[1024]; /* "place: reason", NUL-terminated */
+} sv_diag_t;
+
+typedef enum sv_param_type { SV_PARAM_NUMBER = 0, SV_PARAM_STRING = 1, SV_PARAM_BOOL = 2 } sv_param_type_t;
+
+typedef struct sv_param {
+    const char *key;
+    int type;          /* sv_param_type_t */
+    double number;
+    const char *string;
+    int boolean;
+} sv_param_t;
+
+typedef struct sv_strategy_spec {
+    const char *name;
+    const char *file;
+    const char *const *symbols; /* symbol names; n_symbols == 0 means every symbol */
+    uint32_t n_symbols;
+    const sv_param_t *params;
+    uint32_t n_params;
+} sv_strategy_spec_t;
+
+typedef struct sv_engine sv_engine_t;
+
+uint32_t sv_abi_version(void);
+sv_engine_t *sv_engine_new_sim(void);
+void sv_engine_free(sv_engine_t *eng);
+int sv_engine_add_strategy(sv_engine_t *eng, const sv_strategy_spec_t *spec, sv_diag_t *diag);
+int sv_engine_start(sv_engine_t *eng);
+int sv_engine_stop(sv_engine_t *eng);
+int sv_engine_feed(sv_engine_t *eng, sv_event_t *ev);
+int sv_engine_advance(sv_engine_t *eng, int64_t ts_ns);
+uint32_t sv_engine_symbol(sv_engine_t *eng, const char *name);
+const char *sv_engine_symbol_name(sv_engine_t *eng, uint32_t id);
+const char *sv_engine_text(sv_engine_t *eng, uint32_t id);
+int sv_engine_record(sv_engine_t *eng, uint32_t kind_mask, uint32_t capacity);
+uint32_t sv_engine_recorded(sv_engine_t *eng);
+const sv_event_t *sv_engine_record_at(sv_engine_t *eng, uint32_t i);
+int sv_engine_strategy_enabled(sv_engine_t *eng, uint32_t sid);
+const char *sv_engine_strategy_error(sv_engine_t *eng, uint32_t sid);
+/* SV_CDEF_END */
+
+/* The text between the markers above, for ffi.cdef. Declared outside the cdef text so that a
+ * Lua side can declare it alone, call it, and then cdef the rest. */
+const char *sv_abi_cdef(void);
+
+#endif

@@ -1,0 +1,48 @@
+/* engine: wires the core together for one run: clock, bus, symbol and text tables, logger
+ * and the strategy host (later: risk, OMS, portfolio, exchanges). It owns them all.
+ *
+ * Market data enters through sv_engine_feed(): on a simulated clock the engine first moves
+ * time to the event (firing every timer due before it, in order), then publishes it. Nothing
+ * here is global, so several engines can live in one process (tests, busted specs). The
+ * functions also declared in abi.h are the ones busted specs call through FFI. */
+#ifndef SV_ENGINE_H
+#define SV_ENGINE_H
+
+#include <stdio.h>
+
+#include "abi.h"
+#include "bus.h"
+#include "clock.h"
+#include "error.h"
+#include "intern.h"
+#include "log.h"
+#include "strategy.h"
+
+typedef struct sv_engine_options {
+    int simulated;          /* simulated clock (backtest, tests) */
+    FILE *log_out;          /* NULL: no log */
+    int log_level;          /* sv_log_level_t */
+    size_t script_mem_limit; /* bytes per script; 0: none */
+    uint32_t bus_queue;     /* re-entrant publish ring; 0: default 65536 */
+} sv_engine_options_t;
+
+/* Creates an engine. NULL on ENOMEM (diag filled). */
+sv_engine_t *sv_engine_new(const sv_engine_options_t *opts, sv_diag_t *diag);
+/* In abi.h: sv_engine_new_sim() = simulated clock, warnings and errors logged to stderr. */
+
+sv_bus_t *sv_engine_bus(sv_engine_t *eng);
+sv_clock_t *sv_engine_clock(sv_engine_t *eng);
+sv_log_t *sv_engine_log(sv_engine_t *eng);
+sv_intern_t *sv_engine_symbols(sv_engine_t *eng);
+sv_intern_t *sv_engine_texts(sv_engine_t *eng);
+sv_strategy_host_t *sv_engine_strategies(sv_engine_t *eng);
+
+/* Fires every timer due at or before ts (each as an SV_EV_TIMER at its due time) and moves
+ * a simulated clock to ts. Returns the number of timers fired. */
+int sv_engine_advance(sv_engine_t *eng, int64_t ts_ns);
+
+/* Publishes a market data event (trade, quote, bar, depth) after advancing a simulated
+ * clock to its exchange time. SV_E_INVAL for any other kind. */
+int sv_engine_feed(sv_engine_t *eng, sv_event_t *ev);
+
+#endif

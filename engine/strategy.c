@@ -1,0 +1,542 @@
+/* strategy: strategy scripts on the bus. See strategy.h for the routing and failure rules. */
+#define _POSIX_C_SOURCE 200809L
+#include "strategy.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fixed.h"
+#include "script.h"
+
+enum { H_START, H_STOP, H_TICK, H_QUOTE, H_BAR, H_BOOK, H_SIGNAL, H_ORDER, H_FILL, H_TIMER, H_RELOAD, H_COUNT };
+
+static const char *const handler_names[H_COUNT] = {
+    "on_start", "on_stop", "on_tick", "on_quote", "on_bar", "on_book",
+    "on_signal", "on_order", "on_fill", "on_timer", "on_reload"};
+
+/* event kind -> handler index (-1: none) */
+static const int kind_handler[SV_EV_KIND_COUNT] = {
+    [SV_EV_NONE] = -1,   [SV_EV_TRADE] = H_TICK,   [SV_EV_QUOTE] = H_QUOTE, [SV_EV_BAR] = H_BAR,
+    [SV_EV_DEPTH] = H_BOOK, [SV_EV_SIGNAL] = H_SIGNAL, [SV_EV_ORDER] = H_ORDER,
+    [SV_EV_FILL] = H_FILL, [SV_EV_TIMER] = H_TIMER, [SV_EV_ALERT] = -1, [SV_EV_POSITION] = -1};
+
+typedef struct strat {
+    uint32_t id;
+    char name[64];
+    char file[1024];
+    sv_script_t *script;
+    lua_State *L;
+    int enabled;
+    int stopping; /* in on_stop or stopped: no new orders */
+    char error[1024];
+    int ref[H_COUNT];
+    sv_event_t *slot;
+    uint32_t symbols[SV_STRATEGY_MAX_SYMBOLS];
+    uint32_t n_symbols; /* 0: every symbol */
+    uint64_t calls;
+} strat_t;
+
+struct sv_strategy_host {
+    sv_bus_t *bus;
+    sv_clock_t *clock;
+    sv_intern_t *symbols, *texts;
+    sv_log_t *log;
+    size_t mem_limit;
+    sv_strategy_services_t svc;
+    strat_t *s[SV_STRATEGY_MAX + 1]; /* index = id */
+    uint32_t n;
+    uint64_t next_signal_id;
+    char last_error[512];
+    int sub;
+};
+
+static void on_event(void *ud, const sv_event_t *ev);
+
+static strat_t *get(const sv_strategy_host_t *h, uint32_t sid)
+{
+    return sid >= 1 && sid <= h->n ? h->s[sid] : NULL;
+}
+
+static int set_error(sv_strategy_host_t *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_error(sv_strategy_host_t *h, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->last_error, sizeof h->last_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* ---- the FFI table ---------------------------------------------------------------------- */
+
+static int64_t api_submit(sv_strategy_host_t *h, uint32_t sid, uint32_t symbol, int side, int type,
+                          int tif, int flags, double qty, double price, double stop, uint64_t replace,
+                          const char *tag)
+{
+    strat_t *s = get(h, sid);
+    if (!s)
+        return set_error(h, SV_E_INVAL, "unknown strategy id %u", sid);
+    if (!s->enabled)
+        return set_error(h, SV_E_DISABLED, "strategy %s is disabled: order refused", s->name);
+    if (s->stopping)
+        return set_error(h, SV_E_STATE, "strategy %s is stopping: new orders are refused", s->name);
+    const char *sym = sv_intern_name(h->symbols, symbol);
+    if (!*sym)
+        return set_error(h, SV_E_INVAL, "unknown symbol id %u", symbol);
+    if (side != SV_SIDE_BUY && side != SV_SIDE_SELL)
+        return set_error(h, SV_E_INVAL, "%s: side must be buy or sell", sym);
+    if (type < SV_ORDER_MARKET || type > SV_ORDER_STOP_LIMIT || tif < SV_TIF_GTC || tif > SV_TIF_FOK)
+        return set_error(h, SV_E_INVAL, "%s: bad order type or time in force", sym);
+    if (!isfinite(qty) || qty <= 0)
+        return set_error(h, SV_E_INVAL, "%s: quantity must be a finite number > 0, got %g", sym, qty);
+    if (!isfinite(price) || price < 0)
+        return set_error(h, SV_E_INVAL, "%s: price must be a finite number >= 0, got %g", sym, price);
+    if (!isfinite(stop) || stop < 0)
+        return set_error(h, SV_E_INVAL, "%s: stop price must be a finite number >= 0, got %g", sym, stop);
+    if ((type == SV_ORDER_LIMIT || type == SV_ORDER_STOP_LIMIT) && price <= 0)
+        return set_error(h, SV_E_INVAL, "%s: a limit order needs a price > 0", sym);
+    if ((type == SV_ORDER_STOP_MARKET || type == SV_ORDER_STOP_LIMIT) && stop <= 0)
+        return set_error(h, SV_E_INVAL, "%s: a stop order needs a stop price > 0", sym);
+    sv_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    sv_signal_t *sg = &ev.u.signal;
+    if (sv_fixed_from_double(qty, &sg->qty) != 0 || sv_fixed_from_double(price, &sg->price) != 0 ||
+        sv_fixed_from_double(stop, &sg->stop_price) != 0)
+        return set_error(h, SV_E_RANGE, "%s: quantity or price out of range", sym);
+    if (sg->qty <= 0)
+        return set_error(h, SV_E_INVAL, "%s: quantity %g rounds to 0 at 1e-8", sym, qty);
+    ev.h.kind = SV_EV_SIGNAL;
+    ev.h.symbol = symbol;
+    ev.h.ts_exchange = ev.h.ts_receive = sv_clock_now(h->clock);
+    sg->signal_id = ++h->next_signal_id;
+    sg->strategy = sid;
+    sg->side = (int8_t)side;
+    sg->type = (uint8_t)type;
+    sg->tif = (uint8_t)tif;
+    sg->order_flags = (uint8_t)flags;
+    sg->replace_id = replace;
+    if (tag)
+        strncpy(sg->tag, tag, sizeof sg->tag - 1);
+    int rc = sv_bus_publish(h->bus, &ev);
+    if (rc != 0)
+        return set_error(h, rc, "%s: signal not published: %s", sym, sv_strerror(rc));
+    return (int64_t)sg->signal_id;
+}
+
+static int api_cancel(sv_strategy_host_t *h, uint32_t sid, uint64_t client_id)
+{
+    if (!get(h, sid))
+        return set_error(h, SV_E_INVAL, "unknown strategy id %u", sid);
+    if (!h->svc.cancel)
+        return set_error(h, SV_E_UNSUPPORTED, "cancel: no order manager in this engine");
+    int rc = h->svc.cancel(h->svc.ud, sid, client_id);
+    if (rc < 0)
+        return set_error(h, rc, "cancel of order %llu failed: %s", (unsigned long long)client_id,
+                         sv_strerror(rc));
+    return rc;
+}
+
+static int api_cancel_all(sv_strategy_host_t *h, uint32_t sid, uint32_t symbol)
+{
+    if (!get(h, sid))
+        return set_error(h, SV_E_INVAL, "unknown strategy id %u", sid);
+    if (!h->svc.cancel_all)
+        return set_error(h, SV_E_UNSUPPORTED, "cancel_all: no order manager in this engine");
+    int rc = h->svc.cancel_all(h->svc.ud, sid, symbol);
+    if (rc < 0)
+        return set_error(h, rc, "cancel_all failed: %s", sv_strerror(rc));
+    return rc;
+}
+
+static int api_position(sv_strategy_host_t *h, uint32_t sid, uint32_t symbol, sv_position_view_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!h->svc.position)
+        return SV_OK;
+    return h->svc.position(h->svc.ud, sid, symbol, out);
+}
+
+static double api_balance(sv_strategy_host_t *h, uint32_t sid, const char *asset)
+{
+    return h->svc.balance ? h->svc.balance(h->svc.ud, sid, asset) : 0.0;
+}
+
+static int64_t api_now(sv_strategy_host_t *h) { return sv_clock_now(h->clock); }
+
+static int64_t api_timer(sv_strategy_host_t *h, uint32_t sid, double ms, int repeat)
+{
+    strat_t *s = get(h, sid);
+    if (!s || !s->enabled)
+        return set_error(h, SV_E_DISABLED, "timer refused: strategy is not running");
+    if (!isfinite(ms) || ms <= 0 || ms > 1e12)
+        return set_error(h, SV_E_INVAL, "timer: ms must be > 0, got %g", ms);
+    int64_t ns = (int64_t)llround(ms * 1e6);
+    if (ns < 1)
+        ns = 1;
+    int64_t id = sv_clock_timer_add(h->clock, sv_clock_now(h->clock) + ns, repeat ? ns : 0, sid);
+    if (id < 0)
+        return set_error(h, (int)id, "timer: %s", sv_strerror((int)id));
+    return id;
+}
+
+static int api_timer_cancel(sv_strategy_host_t *h, uint32_t sid, int64_t id)
+{
+    (void)sid;
+    return sv_clock_timer_cancel(h->clock, id);
+}
+
+static void api_log(sv_strategy_host_t *h, uint32_t sid, int level, const char *msg)
+{
+    strat_t *s = get(h, sid);
+    char comp[96];
+    snprintf(comp, sizeof comp, "strategy %s", s ? s->name : "?");
+    if (level < SV_LOG_DEBUG || level > SV_LOG_ERROR)
+        level = SV_LOG_INFO;
+    sv_log_write(h->log, level, comp, "%s", msg);
+}
+
+static uint32_t api_symbol_id(sv_strategy_host_t *h, const char *name)
+{
+    return sv_intern_find(h->symbols, name, -1);
+}
+
+static const char *api_symbol_name(sv_strategy_host_t *h, uint32_t id)
+{
+    return sv_intern_name(h->symbols, id);
+}
+
+static const char *api_text(sv_strategy_host_t *h, uint32_t id) { return sv_intern_name(h->texts, id); }
+
+static const char *api_last_error(sv_strategy_host_t *h) { return h->last_error; }
+
+static const sv_ctx_api_t api = {
+    .submit = api_submit,
+    .cancel = api_cancel,
+    .cancel_all = api_cancel_all,
+    .position = api_position,
+    .balance = api_balance,
+    .now = api_now,
+    .timer = api_timer,
+    .timer_cancel = api_timer_cancel,
+    .log = api_log,
+    .symbol_id = api_symbol_id,
+    .symbol_name = api_symbol_name,
+    .text = api_text,
+    .last_error = api_last_error,
+};
+
+const sv_ctx_api_t *sv_strategy_api(void) { return &api; }
+
+/* ---- host ------------------------------------------------------------------------------- */
+
+sv_strategy_host_t *sv_strategy_host_new(sv_bus_t *bus, sv_clock_t *clock, sv_intern_t *symbols,
+                                         sv_intern_t *texts, sv_log_t *log, size_t mem_limit)
+{
+    sv_strategy_host_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->bus = bus;
+    h->clock = clock;
+    h->symbols = symbols;
+    h->texts = texts;
+    h->log = log;
+    h->mem_limit = mem_limit;
+    uint32_t mask = SV_BUS_MASK_MARKET | SV_BUS_MASK(SV_EV_SIGNAL) | SV_BUS_MASK(SV_EV_ORDER) |
+                    SV_BUS_MASK(SV_EV_FILL) | SV_BUS_MASK(SV_EV_TIMER);
+    h->sub = sv_bus_subscribe(bus, mask, on_event, h);
+    if (h->sub < 0) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+static void strat_free(strat_t *s)
+{
+    if (!s)
+        return;
+    sv_script_free(s->script);
+    free(s->slot);
+    free(s);
+}
+
+void sv_strategy_host_free(sv_strategy_host_t *h)
+{
+    if (!h)
+        return;
+    sv_bus_unsubscribe(h->bus, h->sub);
+    for (uint32_t i = 1; i <= h->n; i++)
+        strat_free(h->s[i]);
+    free(h);
+}
+
+void sv_strategy_host_set_services(sv_strategy_host_t *h, const sv_strategy_services_t *svc)
+{
+    h->svc = *svc;
+}
+
+static void push_params(lua_State *L, const sv_strategy_spec_t *spec)
+{
+    lua_createtable(L, 0, (int)spec->n_params);
+    for (uint32_t i = 0; i < spec->n_params; i++) {
+        const sv_param_t *p = &spec->params[i];
+        if (!p->key)
+            continue;
+        switch (p->type) {
+        case SV_PARAM_STRING: lua_pushstring(L, p->string ? p->string : ""); break;
+        case SV_PARAM_BOOL: lua_pushboolean(L, p->boolean); break;
+        default: lua_pushnumber(L, p->number); break;
+        }
+        lua_setfield(L, -2, p->key);
+    }
+}
+
+static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t *spec, sv_diag_t *d)
+{
+    int rc = sv_script_new(s->name, h->mem_limit, &s->script, d);
+    if (rc)
+        return rc;
+    lua_State *L = s->L = sv_script_lua(s->script);
+    if ((rc = sv_script_load_file(s->script, s->file, d)) != 0)
+        return rc;
+    /* stack: env, module -> require("silvertine.ctx").bind{...} */
+    int env = lua_gettop(L) - 1, mod = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "silvertine.ctx");
+    if ((rc = sv_script_pcall(s->script, 1, 1, d)) != 0)
+        return rc;
+    lua_getfield(L, -1, "bind");
+    lua_createtable(L, 0, 9);
+    lua_pushlightuserdata(L, h);
+    lua_setfield(L, -2, "host");
+    lua_pushlightuserdata(L, (void *)&api);
+    lua_setfield(L, -2, "api");
+    lua_pushlightuserdata(L, s->slot);
+    lua_setfield(L, -2, "slot");
+    lua_pushinteger(L, s->id);
+    lua_setfield(L, -2, "sid");
+    lua_pushstring(L, s->name);
+    lua_setfield(L, -2, "name");
+    lua_pushvalue(L, mod);
+    lua_setfield(L, -2, "module");
+    lua_pushvalue(L, env);
+    lua_setfield(L, -2, "env");
+    push_params(L, spec);
+    lua_setfield(L, -2, "params");
+    if ((rc = sv_script_pcall(s->script, 1, 2, d)) != 0) {
+        /* bind's own errors (bad params, a handler that is not a function) name the strategy;
+         * add the file so the user knows where to look */
+        char msg[sizeof d->msg];
+        snprintf(msg, sizeof msg, "%.200s: %.800s", s->file, d->msg);
+        sv_diag_set(d, rc, "%s", msg);
+        return rc;
+    }
+    /* stack: ..., ctx, dispatch */
+    for (int i = 0; i < H_COUNT; i++) {
+        lua_getfield(L, -1, handler_names[i]);
+        s->ref[i] = lua_isfunction(L, -1) ? luaL_ref(L, LUA_REGISTRYINDEX) : (lua_pop(L, 1), LUA_NOREF);
+    }
+    lua_settop(L, 0);
+    return SV_OK;
+}
+
+int sv_strategy_load(sv_strategy_host_t *h, const sv_strategy_spec_t *spec, sv_diag_t *d)
+{
+    if (!spec || !spec->file || !spec->name || !*spec->name)
+        return sv_diag_set(d, SV_E_INVAL, "strategy: a name and a file are required");
+    if (h->n >= SV_STRATEGY_MAX)
+        return sv_diag_set(d, SV_E_FULL, "%s: too many strategies (max %d)", spec->name, SV_STRATEGY_MAX);
+    if (spec->n_symbols > SV_STRATEGY_MAX_SYMBOLS)
+        return sv_diag_set(d, SV_E_RANGE, "%s: too many symbols (max %d)", spec->name,
+                           SV_STRATEGY_MAX_SYMBOLS);
+    for (uint32_t i = 1; i <= h->n; i++)
+        if (strcmp(h->s[i]->name, spec->name) == 0)
+            return sv_diag_set(d, SV_E_EXISTS, "%s: a strategy with this name is already loaded",
+                               spec->name);
+    strat_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return sv_diag_set(d, SV_E_NOMEM, "%s: out of memory", spec->name);
+    s->slot = aligned_alloc(64, sizeof(sv_event_t));
+    if (!s->slot) {
+        free(s);
+        return sv_diag_set(d, SV_E_NOMEM, "%s: out of memory", spec->name);
+    }
+    memset(s->slot, 0, sizeof *s->slot);
+    s->id = h->n + 1;
+    snprintf(s->name, sizeof s->name, "%s", spec->name);
+    snprintf(s->file, sizeof s->file, "%s", spec->file);
+    for (uint32_t i = 0; i < spec->n_symbols; i++) {
+        uint32_t id = sv_intern_add(h->symbols, spec->symbols[i], -1);
+        if (!id) {
+            strat_free(s);
+            return sv_diag_set(d, SV_E_INVAL, "%s: bad or too many symbols ('%s')", spec->name,
+                               spec->symbols[i] ? spec->symbols[i] : "");
+        }
+        s->symbols[s->n_symbols++] = id;
+    }
+    int rc = load_into(h, s, spec, d);
+    if (rc) {
+        strat_free(s);
+        return rc;
+    }
+    s->enabled = 1;
+    h->s[s->id] = s;
+    h->n = s->id;
+    sv_log_info(h->log, "strategy", "loaded %s from %s", s->name, s->file);
+    return (int)s->id;
+}
+
+void sv_strategy_disable(sv_strategy_host_t *h, uint32_t sid, int alert_code, const char *reason)
+{
+    strat_t *s = get(h, sid);
+    if (!s || !s->enabled)
+        return;
+    s->enabled = 0;
+    snprintf(s->error, sizeof s->error, "%s", reason);
+    sv_clock_timer_cancel_cookie(h->clock, sid);
+    char comp[96];
+    snprintf(comp, sizeof comp, "strategy %s", s->name);
+    sv_log_error(h->log, comp, "disabled: %s", reason);
+    if (h->svc.cancel_all)
+        h->svc.cancel_all(h->svc.ud, sid, 0);
+    sv_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.h.kind = SV_EV_ALERT;
+    ev.h.ts_exchange = ev.h.ts_receive = sv_clock_now(h->clock);
+    ev.u.alert.code = (uint32_t)alert_code;
+    ev.u.alert.source = sid;
+    ev.u.alert.text = sv_intern_add(h->texts, reason, -1);
+    sv_bus_publish(h->bus, &ev);
+}
+
+/* Calls handler i of s with the event (or none); disables s if it raises. */
+static void call(sv_strategy_host_t *h, strat_t *s, int i, const sv_event_t *ev)
+{
+    if (ev)
+        *s->slot = *ev;
+    lua_State *L = s->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[i]);
+    s->calls++;
+    sv_diag_t d;
+    int rc = sv_script_pcall(s->script, 0, 0, &d);
+    if (rc != 0) {
+        char reason[sizeof d.msg + 32];
+        snprintf(reason, sizeof reason, "%s: %s", handler_names[i], d.msg);
+        sv_strategy_disable(h, s->id, rc == SV_E_LIMIT ? SV_ALERT_SCRIPT_LIMIT : SV_ALERT_SCRIPT_ERROR,
+                            reason);
+    }
+}
+
+static int trades(const strat_t *s, uint32_t symbol)
+{
+    if (s->n_symbols == 0)
+        return 1;
+    for (uint32_t i = 0; i < s->n_symbols; i++)
+        if (s->symbols[i] == symbol)
+            return 1;
+    return 0;
+}
+
+static void on_event(void *ud, const sv_event_t *ev)
+{
+    sv_strategy_host_t *h = ud;
+    int hi = kind_handler[ev->h.kind];
+    if (hi < 0)
+        return;
+    uint32_t owner = 0;
+    switch (ev->h.kind) {
+    case SV_EV_ORDER: owner = ev->u.order.strategy; break;
+    case SV_EV_FILL: owner = ev->u.fill.strategy; break;
+    case SV_EV_TIMER: owner = ev->u.timer.strategy; break;
+    default: break;
+    }
+    if (owner) {
+        strat_t *s = get(h, owner);
+        if (s && s->enabled && s->ref[hi] != LUA_NOREF)
+            call(h, s, hi, ev);
+        return;
+    }
+    for (uint32_t i = 1; i <= h->n; i++) {
+        strat_t *s = h->s[i];
+        if (!s->enabled || s->ref[hi] == LUA_NOREF)
+            continue;
+        if (hi == H_SIGNAL ? ev->u.signal.strategy == s->id : !trades(s, ev->h.symbol))
+            continue;
+        call(h, s, hi, ev);
+    }
+}
+
+int sv_strategy_start_all(sv_strategy_host_t *h)
+{
+    int n = 0;
+    sv_bus_hold(h->bus);
+    for (uint32_t i = 1; i <= h->n; i++) {
+        strat_t *s = h->s[i];
+        s->stopping = 0;
+        if (s->enabled && s->ref[H_START] != LUA_NOREF)
+            call(h, s, H_START, NULL);
+        n += s->enabled;
+    }
+    sv_bus_release(h->bus);
+    return n;
+}
+
+void sv_strategy_stop_all(sv_strategy_host_t *h)
+{
+    sv_bus_hold(h->bus);
+    for (uint32_t i = 1; i <= h->n; i++) {
+        strat_t *s = h->s[i];
+        s->stopping = 1;
+        if (s->enabled && s->ref[H_STOP] != LUA_NOREF)
+            call(h, s, H_STOP, NULL);
+        sv_clock_timer_cancel_cookie(h->clock, s->id);
+    }
+    sv_bus_release(h->bus);
+}
+
+uint32_t sv_strategy_count(const sv_strategy_host_t *h) { return h->n; }
+
+int sv_strategy_enabled(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->enabled : 0;
+}
+
+const char *sv_strategy_name(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->name : "";
+}
+
+const char *sv_strategy_error(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->error : "";
+}
+
+uint64_t sv_strategy_calls(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->calls : 0;
+}
+
+int sv_strategy_script_stats(const sv_strategy_host_t *h, uint32_t sid, size_t *mem_bytes,
+                             uint64_t *allocs)
+{
+    const strat_t *s = get(h, sid);
+    if (!s)
+        return SV_E_NOTFOUND;
+    sv_script_stats_t st;
+    sv_script_stats(s->script, &st);
+    if (mem_bytes)
+        *mem_bytes = st.mem_bytes;
+    if (allocs)
+        *allocs = st.allocs;
+    return SV_OK;
+}
