@@ -293,9 +293,20 @@ typedef struct sv_strategy_spec {
 
 typedef struct sv_engine sv_engine_t;
 
+/* Layout of every struct above as C sees it (field "" = the whole struct), for the test
+ * that compares it with LuaJIT's view. */
+typedef struct sv_abi_field {
+    const char *type;
+    const char *field;
+    uint32_t offset;
+    uint32_t size;
+} sv_abi_field_t;
+
 uint32_t sv_abi_version(void);
+const sv_abi_field_t *sv_abi_layout(uint32_t *count);
 sv_engine_t *sv_engine_new_sim(void);
 void sv_engine_free(sv_engine_t *eng);
+void sv_engine_set_log_level(sv_engine_t *eng, int level); /* 0 debug .. 3 error, 4 off */
 int sv_engine_add_strategy(sv_engine_t *eng, const sv_strategy_spec_t *spec, sv_diag_t *diag);
 int sv_engine_start(sv_engine_t *eng);
 int sv_engine_stop(sv_engine_t *eng);

@@ -63,6 +63,8 @@ void sv_engine_free(sv_engine_t *e)
     free(e);
 }
 
+void sv_engine_set_log_level(sv_engine_t *e, int level) { e->log.level = level; }
+
 sv_bus_t *sv_engine_bus(sv_engine_t *e) { return e->bus; }
 sv_clock_t *sv_engine_clock(sv_engine_t *e) { return e->clock; }
 sv_log_t *sv_engine_log(sv_engine_t *e) { return &e->log; }

@@ -1,5 +1,5 @@
--- sma_cross: go long when the fast moving average crosses above the slow one, flat when it
--- crosses back below. One position per symbol, market orders, fixed quantity.
+-- sma_cross: go long when the fast moving average crosses above the slow one, back to flat
+-- when it crosses below. Long only (spot), market orders, a fixed quantity per entry.
 local S = {
   params = { fast = 10, slow = 30, qty = 0.01 },
 }
@@ -25,10 +25,11 @@ function S.on_bar(ctx, bar)
   end
   local above = fast > slow
   if above ~= a.above and a.above ~= nil then
-    if above then
+    local position = ctx:position(bar.symbol)
+    if above and position <= 0 then
       ctx:buy(bar.symbol, S.params.qty)
-    else
-      ctx:sell(bar.symbol, S.params.qty)
+    elseif not above and position > 0 then
+      ctx:sell(bar.symbol, position)
     end
   end
   a.above = above
