@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 struct sv_engine {
     sv_log_t log;
     sv_clock_t *clock;
@@ -164,4 +166,47 @@ int sv_engine_strategy_enabled(sv_engine_t *e, uint32_t sid)
 const char *sv_engine_strategy_error(sv_engine_t *e, uint32_t sid)
 {
     return sv_strategy_error(e->strategies, sid);
+}
+
+int sv_engine_load_config(sv_engine_t *e, const sv_config_t *cfg, sv_diag_t *d)
+{
+    const sv_cfg_node_t *root = sv_config_root(cfg);
+    const sv_cfg_node_t *syms = sv_cfg_get(root, "exchange.symbols");
+    for (size_t i = 0; i < sv_cfg_len(syms); i++)
+        sv_intern_add(e->symbols, sv_cfg_str(sv_cfg_at(syms, i), "symbol", ""), -1);
+    const sv_cfg_node_t *list = sv_cfg_get(root, "strategies");
+    for (size_t i = 0; i < sv_cfg_len(list); i++) {
+        const sv_cfg_node_t *st = sv_cfg_at(list, i);
+        if (!sv_cfg_bool(st, "enabled", 1))
+            continue;
+        const sv_cfg_node_t *sy = sv_cfg_get(st, "symbols"), *pm = sv_cfg_get(st, "params");
+        size_t ns = sv_cfg_len(sy), np = sv_cfg_len(pm);
+        const char **names = calloc(ns + 1, sizeof *names);
+        sv_param_t *params = calloc(np + 1, sizeof *params);
+        if (!names || !params) {
+            free(names);
+            free(params);
+            return sv_diag_set(d, SV_E_NOMEM, "engine: out of memory");
+        }
+        for (size_t k = 0; k < ns; k++)
+            names[k] = sv_cfg_str(sv_cfg_at(sy, k), NULL, "");
+        for (size_t k = 0; k < np; k++) {
+            const sv_cfg_node_t *v = sv_cfg_at(pm, k);
+            params[k].key = sv_cfg_key(pm, k);
+            switch (sv_cfg_type(v)) {
+            case SV_CFG_STRING: params[k].type = SV_PARAM_STRING; params[k].string = sv_cfg_str(v, NULL, ""); break;
+            case SV_CFG_BOOL: params[k].type = SV_PARAM_BOOL; params[k].boolean = sv_cfg_bool(v, NULL, 0); break;
+            default: params[k].type = SV_PARAM_NUMBER; params[k].number = sv_cfg_num(v, NULL, 0); break;
+            }
+        }
+        sv_strategy_spec_t spec = {
+            .name = sv_cfg_str(st, "name", ""), .file = sv_cfg_str(st, "file", ""),
+            .symbols = names, .n_symbols = (uint32_t)ns, .params = params, .n_params = (uint32_t)np};
+        int rc = sv_strategy_load(e->strategies, &spec, d);
+        free(names);
+        free(params);
+        if (rc < 0)
+            return rc;
+    }
+    return SV_OK;
 }

@@ -37,6 +37,12 @@ sv_intern_t *sv_engine_symbols(sv_engine_t *eng);
 sv_intern_t *sv_engine_texts(sv_engine_t *eng);
 sv_strategy_host_t *sv_engine_strategies(sv_engine_t *eng);
 
+/* Loads every enabled strategy named by a loaded config (strategies.N: name, file, symbols,
+ * params) and interns the exchange's symbols. Returns 0 or the first error, with diag naming
+ * the config file and place, or the script's file:line. */
+struct sv_config;
+int sv_engine_load_config(sv_engine_t *eng, const struct sv_config *cfg, sv_diag_t *diag);
+
 /* Fires every timer due at or before ts (each as an SV_EV_TIMER at its due time) and moves
  * a simulated clock to ts. Returns the number of timers fired. */
 int sv_engine_advance(sv_engine_t *eng, int64_t ts_ns);

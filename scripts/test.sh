@@ -59,9 +59,9 @@ run_cmocka "$BUILD_ASAN" unit-asan
 
 echo "== busted specs (LuaJIT)"
 out=$LOGS/busted.log
-SV_LIB=$ROOT/$BUILD/libsilvertine.so SV_SOURCE_DIR=$ROOT busted --lua=luajit \
-  --lpath="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua" -o "$ROOT/tests/lua/summary_handler.lua" \
-  --pattern=_spec tests/lua strategies >"$out" 2>&1
+LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;$ROOT/tests/lua/?.lua;;" \
+  SV_LIB=$ROOT/$BUILD/libsilvertine.so SV_SOURCE_DIR=$ROOT busted --lua=luajit \
+  -o "$ROOT/tests/lua/summary_handler.lua" --pattern=_spec tests/lua strategies >"$out" 2>&1
 rc=$?
 line=$(grep '^busted totals:' "$out" | tail -1)
 p=$(echo "$line" | sed -n 's/.*passed=\([0-9]*\).*/\1/p'); p=${p:-0}

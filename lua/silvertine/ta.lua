@@ -158,8 +158,8 @@ function sma_methods:ready()
 end
 
 ---------------------------------------------------------------------------------------------------
--- ema(n): exponential moving average, alpha = 2 / (n + 1), seeded with the SMA of the first n values
--- (the TA-Lib convention); nil before n values. Then ema = ema + alpha * (x - ema).
+-- ema(n): exponential moving average, alpha = 2 / (n + 1), seeded with the SMA of the first n
+-- values (the TA-Lib convention); nil before n values. Then ema = ema + alpha * (x - ema).
 
 local ema_methods = {}
 local ema_mt = { __index = ema_methods, __metatable = "silvertine.ta.ema" }
@@ -362,8 +362,8 @@ end
 -- than the price level. The exact recompute (Neumaier sum of y, then a corrected two-pass m2 over
 -- the ring buffer) runs every n updates, at once if the incremental m2 goes negative, and at once
 -- if a running bound on the rounding error the increments may have added since the last recompute
--- exceeds 1e-12 of m2. That last trigger covers a variance that collapses (a volatile window turning
--- calm), where the increments cancel and their rounding would otherwise dominate the small result.
+-- exceeds 1e-12 of m2. That last trigger covers a variance that collapses (a volatile window
+-- turning calm), where the increments cancel and their rounding would otherwise dominate.
 -- So stddev stays within about 1e-12 relative of the exact window value, at the cost of an O(n)
 -- recompute on such steps. A window of n equal values has middle exactly that value, stddev 0.
 

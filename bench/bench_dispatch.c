@@ -1,0 +1,140 @@
+/* bench_dispatch: the cost of the strategy hot path.
+ *   lua_dispatch_ns          bus publish of a bar -> Lua on_bar reading one field -> return
+ *   bus_publish_ns           the same publish with no Lua subscriber (the floor)
+ *   event_to_signal_p50/p99  market event published -> SignalEvent published by the strategy
+ *   allocs_per_event         heap allocations per event on that path, counted
+ * Strategies are written to a temporary directory; the engine is the real libsilvertine. */
+#include "bench_common.h"
+
+#include "engine.h"
+
+BENCH_COUNT_ALLOCS
+
+static const char *write_strategy(const char *name, const char *src)
+{
+    static char path[4][256];
+    static int k;
+    char *p = path[k++ & 3];
+    snprintf(p, 256, "/tmp/sv_bench_%d_%s.lua", (int)getpid(), name);
+    FILE *f = fopen(p, "w");
+    if (!f || fputs(src, f) < 0 || fclose(f) != 0) {
+        perror(p);
+        exit(1);
+    }
+    return p;
+}
+
+static sv_engine_t *engine_with(const char *file, uint32_t *sym)
+{
+    sv_engine_options_t o = {.simulated = 1, .log_out = stderr, .log_level = SV_LOG_WARN};
+    sv_diag_t d;
+    sv_engine_t *e = sv_engine_new(&o, &d);
+    const char *syms[] = {"BTCUSDT"};
+    sv_strategy_spec_t spec = {.name = "bench", .file = file, .symbols = syms, .n_symbols = 1};
+    if (!e || sv_engine_add_strategy(e, &spec, &d) < 0) {
+        fprintf(stderr, "bench: %s\n", d.msg);
+        exit(1);
+    }
+    *sym = sv_engine_symbol(e, "BTCUSDT");
+    sv_engine_start(e);
+    return e;
+}
+
+static void make_bar(sv_event_t *ev, uint32_t sym, int64_t i)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->h.kind = SV_EV_BAR;
+    ev->h.symbol = sym;
+    ev->h.ts_exchange = 1704067200000000000LL + i * 60000000000LL;
+    ev->u.bar.close = 4200000000000 + (i % 1000) * 100000000;
+    ev->u.bar.open = ev->u.bar.high = ev->u.bar.low = ev->u.bar.close;
+}
+
+typedef struct lat {
+    int64_t t0;
+    int64_t *samples;
+    size_t n, cap;
+} lat_t;
+
+static void on_signal(void *ud, const sv_event_t *ev)
+{
+    (void)ev;
+    lat_t *l = ud;
+    if (l->n < l->cap)
+        l->samples[l->n++] = bench_now_ns() - l->t0;
+}
+
+int main(int argc, char **argv)
+{
+    long n = argc > 1 ? atol(argv[1]) : 2000000;
+    sv_event_t ev;
+    uint32_t sym;
+
+    /* the floor: a publish with no subscriber interested in bars */
+    {
+        sv_bus_t *bus = sv_bus_new(1024, 16, NULL, NULL);
+        make_bar(&ev, 1, 0);
+        int64_t t0 = bench_now_ns();
+        for (long i = 0; i < n; i++)
+            sv_bus_publish(bus, &ev);
+        bench_report("bus_publish_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event");
+        sv_bus_free(bus);
+    }
+
+    /* dispatch: a handler that reads one field */
+    {
+        const char *f = write_strategy("read", "local S = {}\nlocal last = 0\n"
+                                               "function S.on_bar(ctx, bar) last = bar.close end\n"
+                                               "return S\n");
+        sv_engine_t *e = engine_with(f, &sym);
+        sv_bus_t *bus = sv_engine_bus(e);
+        make_bar(&ev, sym, 0);
+        for (long i = 0; i < 100000; i++) /* warm up: let the JIT compile the handler */
+            sv_bus_publish(bus, &ev);
+        int64_t t0 = bench_now_ns();
+        for (long i = 0; i < n; i++)
+            sv_bus_publish(bus, &ev);
+        bench_report("lua_dispatch_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event");
+        sv_engine_free(e);
+        remove(f);
+    }
+
+    /* event -> signal: a strategy that signals on every bar */
+    {
+        const char *f = write_strategy("signal", "local S = { params = { qty = 0.01 } }\n"
+                                                 "function S.on_bar(ctx, bar)\n"
+                                                 "  ctx:buy(bar.symbol, S.params.qty, bar.close)\n"
+                                                 "end\nreturn S\n");
+        sv_engine_t *e = engine_with(f, &sym);
+        lat_t l = {.cap = (size_t)n};
+        l.samples = malloc(sizeof(int64_t) * l.cap);
+        sv_bus_subscribe(sv_engine_bus(e), SV_BUS_MASK(SV_EV_SIGNAL), on_signal, &l);
+        for (long i = 0; i < 100000; i++) {
+            make_bar(&ev, sym, i);
+            sv_engine_feed(e, &ev);
+        }
+        l.n = 0;
+        uint64_t a0 = bench_allocs;
+        int64_t t0 = bench_now_ns();
+        for (long i = 0; i < n; i++) {
+            make_bar(&ev, sym, 100000 + i);
+            l.t0 = bench_now_ns();
+            sv_engine_feed(e, &ev);
+        }
+        int64_t total = bench_now_ns() - t0;
+        uint64_t allocs = bench_allocs - a0;
+        if (l.n != (size_t)n) {
+            fprintf(stderr, "bench: expected %ld signals, got %zu (%s)\n", n, l.n,
+                    sv_engine_strategy_error(e, 1));
+            return 1;
+        }
+        bench_report("event_to_signal_mean_ns", (double)total / (double)n, "ns/event (incl. 2 clock reads)");
+        bench_report("event_to_signal_p50_ns", (double)bench_percentile(l.samples, l.n, 50), "ns");
+        bench_report("event_to_signal_p99_ns", (double)bench_percentile(l.samples, l.n, 99), "ns");
+        bench_report("allocs_per_event", (double)allocs / (double)n, "heap allocations/event");
+        free(l.samples);
+        sv_engine_free(e);
+        remove(f);
+    }
+    return 0;
+}
