@@ -17,7 +17,7 @@ build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	@scripts/run.sh $(BUILD)
+	$(BUILD)/silvertine backtest -c config/environments/backtest.yaml
 
 test: deps
 	@scripts/test.sh

@@ -318,6 +318,22 @@ const char *sv_engine_text(sv_engine_t *eng, uint32_t id);
 int sv_engine_record(sv_engine_t *eng, uint32_t kind_mask, uint32_t capacity);
 uint32_t sv_engine_recorded(sv_engine_t *eng);
 const sv_event_t *sv_engine_record_at(sv_engine_t *eng, uint32_t i);
+/* Trading set-up and state, for specs and tools. Decimal values are strings, parsed exactly. */
+typedef struct sv_sim_config {
+    double latency_ms;
+    double maker_fee_bps;
+    double taker_fee_bps;
+    double slippage_bps;
+    double participation; /* (0, 1] */
+    int queue_position;
+} sv_sim_config_t;
+int sv_engine_add_instrument(sv_engine_t *eng, const char *symbol, const char *base, const char *quote,
+                             const char *tick, const char *lot, const char *min_notional);
+int sv_engine_set_balance(sv_engine_t *eng, const char *asset, const char *amount);
+int sv_engine_use_sim(sv_engine_t *eng, const sv_sim_config_t *cfg);
+int sv_engine_position(sv_engine_t *eng, uint32_t sid, uint32_t symbol, sv_position_view_t *out);
+double sv_engine_balance(sv_engine_t *eng, const char *asset);
+int sv_engine_cancel_all(sv_engine_t *eng, uint32_t sid, uint32_t symbol);
 int sv_engine_strategy_enabled(sv_engine_t *eng, uint32_t sid);
 const char *sv_engine_strategy_error(sv_engine_t *eng, uint32_t sid);
 /* SV_CDEF_END */

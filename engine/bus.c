@@ -89,30 +89,22 @@ const char *sv_bus_backend_name(const sv_bus_t *b)
     return b->has_backend ? b->backend.name : "memory";
 }
 
-static void rebuild(sv_bus_t *b)
-{
-    memset(b->n_by_kind, 0, sizeof b->n_by_kind);
-    for (uint32_t i = 0; i < b->n_subs; i++) {
-        if (!b->subs[i].id)
-            continue;
-        for (int k = 0; k < SV_EV_KIND_COUNT; k++)
-            if (b->subs[i].mask & SV_BUS_MASK(k))
-                b->by_kind[k][b->n_by_kind[k]++] = (uint16_t)i;
-    }
-}
-
 int sv_bus_subscribe(sv_bus_t *b, uint32_t kind_mask, sv_bus_fn fn, void *ud)
 {
     if (!fn)
         return SV_E_INVAL;
     if (b->n_subs >= b->max_subs)
         return SV_E_FULL;
-    sub_t *s = &b->subs[b->n_subs++];
+    uint32_t i = b->n_subs++;
+    sub_t *s = &b->subs[i];
     s->id = b->next_id++;
     s->mask = kind_mask;
     s->fn = fn;
     s->ud = ud;
-    rebuild(b);
+    /* the per-kind lists only ever grow at the end, so a delivery walking one stays valid */
+    for (int k = 0; k < SV_EV_KIND_COUNT; k++)
+        if (kind_mask & SV_BUS_MASK(k))
+            b->by_kind[k][b->n_by_kind[k]++] = (uint16_t)i;
     return s->id;
 }
 
@@ -120,10 +112,10 @@ int sv_bus_unsubscribe(sv_bus_t *b, int id)
 {
     for (uint32_t i = 0; i < b->n_subs; i++) {
         if (b->subs[i].id == id) {
-            /* keep the slot (indexes of a delivery in progress stay valid); never reused */
+            /* keep the slot and its list entries, skipped from now on: compacting the lists
+             * during a delivery would make it skip the subscriber after this one */
             b->subs[i].id = 0;
             b->subs[i].mask = 0;
-            rebuild(b);
             return SV_OK;
         }
     }

@@ -2,7 +2,8 @@
  *
  * A real clock reads CLOCK_REALTIME; a simulated clock only moves when the engine sets it
  * (from the data being replayed) and never moves backwards. Timers live in a fixed-capacity
- * binary heap ordered by due time, then by creation order, so that firing is deterministic.
+ * binary heap ordered by due time, then by insertion order (a re-armed periodic timer queues
+ * behind timers already waiting for the same time, as in libuv), so firing is deterministic.
  * The clock does not call anyone: the engine asks for due timers and publishes them. */
 #ifndef SV_CLOCK_H
 #define SV_CLOCK_H

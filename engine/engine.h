@@ -1,5 +1,12 @@
-/* engine: wires the core together for one run: clock, bus, symbol and text tables, logger
- * and the strategy host (later: risk, OMS, portfolio, exchanges). It owns them all.
+/* engine: wires the core together for one run and owns every part: clock, bus, symbol and
+ * text tables, logger, instruments, OMS, portfolio, the venue (sim) and the strategy host.
+ *
+ * The trading loop, in subscription order on the bus:
+ *   market data -> venue matching (sim) and portfolio marks -> strategies
+ *   signal      -> risk (a pass-through until the risk engine lands) -> OMS -> venue
+ *   fill        -> portfolio (then a POSITION event) -> strategies (on_fill)
+ *   order       -> strategies (on_order)
+ * Venue reports are applied by the OMS, which publishes ORDER and FILL events.
  *
  * Market data enters through sv_engine_feed(): on a simulated clock the engine first moves
  * time to the event (firing every timer due before it, in order), then publishes it. Nothing
@@ -36,6 +43,14 @@ sv_log_t *sv_engine_log(sv_engine_t *eng);
 sv_intern_t *sv_engine_symbols(sv_engine_t *eng);
 sv_intern_t *sv_engine_texts(sv_engine_t *eng);
 sv_strategy_host_t *sv_engine_strategies(sv_engine_t *eng);
+struct sv_oms;
+struct sv_portfolio;
+struct sv_instruments;
+struct sv_oms *sv_engine_oms(sv_engine_t *eng);
+struct sv_portfolio *sv_engine_portfolio(sv_engine_t *eng);
+struct sv_instruments *sv_engine_instruments(sv_engine_t *eng);
+/* The asset equity is counted in (the quote asset of the first instrument); 0 when none. */
+uint32_t sv_engine_quote_asset(sv_engine_t *eng);
 
 /* Loads every enabled strategy named by a loaded config (strategies.N: name, file, symbols,
  * params) and interns the exchange's symbols. Returns 0 or the first error, with diag naming

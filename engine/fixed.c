@@ -63,7 +63,7 @@ static int parse(const char *s, long len, int round, sv_fixed_t *out)
         v *= 10;
     if (round_up > 0)
         v += 1;
-    if (v > (i128)INT64_MAX)
+    if (v > (i128)INT64_MAX + neg) /* -INT64_MIN is one more than INT64_MAX */
         return SV_E_RANGE;
     *out = (sv_fixed_t)(neg ? -v : v);
     return SV_OK;
@@ -130,7 +130,7 @@ sv_fixed_t sv_fixed_round_step(sv_fixed_t v, sv_fixed_t step)
     sv_fixed_t r = v % step, base = v - r;
     if (r < 0)
         r = -r;
-    if (2 * r >= step)
+    if (r >= step - r) /* 2 * r >= step without overflowing for step > 2^62 */
         base += v < 0 ? -step : step;
     return base;
 }

@@ -19,8 +19,14 @@ void sv_log_init(sv_log_t *log, FILE *out, int level)
 void sv_log_add_secret(sv_log_t *log, const char *secret)
 {
     /* shorter secrets would make "***" grow the line and match ordinary text */
-    if (secret && strlen(secret) >= 4 && log->n_secrets < SV_LOG_MAX_SECRETS)
-        log->secrets[log->n_secrets++] = secret;
+    if (!secret || strlen(secret) < 4 || log->n_secrets >= SV_LOG_MAX_SECRETS)
+        return;
+    /* longest first: a secret containing another must be replaced before the shorter one
+     * cuts it into pieces that would stay visible */
+    int i = log->n_secrets++;
+    for (; i > 0 && strlen(log->secrets[i - 1]) < strlen(secret); i--)
+        log->secrets[i] = log->secrets[i - 1];
+    log->secrets[i] = secret;
 }
 
 int sv_log_level_parse(const char *s)
@@ -34,6 +40,22 @@ int sv_log_level_parse(const char *s)
 const char *sv_log_level_name(int level)
 {
     return level >= 0 && level <= SV_LOG_OFF ? names[level] : "?";
+}
+
+/* msg was cut at the buffer's end: drop a tail that is the start of a secret. */
+static void trim_partial(const sv_log_t *log, char *msg)
+{
+    size_t len = strlen(msg);
+    for (int i = 0; i < log->n_secrets; i++) {
+        size_t n = strlen(log->secrets[i]);
+        for (size_t k = n - 1 < len ? n - 1 : len; k > 0; k--) {
+            if (strncmp(msg + len - k, log->secrets[i], k) == 0) {
+                msg[len -= k] = '\0';
+                i = -1; /* the shorter text may end in the start of another secret */
+                break;
+            }
+        }
+    }
 }
 
 static void redact(const sv_log_t *log, char *msg)
@@ -53,19 +75,27 @@ void sv_log_write(sv_log_t *log, int level, const char *component, const char *f
 {
     if (!log || !log->out || level < log->level || level >= SV_LOG_OFF)
         return;
+    /* the component is redacted with the message: a secret must not appear anywhere */
     char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    int off = snprintf(msg, sizeof msg, "%s: ", component ? component : "engine");
+    int cut = off < 0 || (size_t)off >= sizeof msg;
+    if (!cut) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(msg + off, sizeof msg - (size_t)off, fmt, ap);
+        va_end(ap);
+        cut = n < 0 || (size_t)n >= sizeof msg - (size_t)off;
+    }
     redact(log, msg);
+    if (cut)
+        trim_partial(log, msg);
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    fprintf(log->out, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s: %s\n", tm.tm_year + 1900,
+    fprintf(log->out, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s\n", tm.tm_year + 1900,
             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            names[level], component ? component : "engine", msg);
+            names[level], msg);
     fflush(log->out);
     log->count[level]++;
 }

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "fixed.h"
 #include "replay.h"
+#include "session.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -35,22 +36,40 @@ typedef struct cmd {
 static int cmd_version(int argc, char **argv);
 static int cmd_config(int argc, char **argv);
 static int cmd_run(int argc, char **argv);
+static int cmd_backtest(int argc, char **argv);
 
 static const cmd_t commands[] = {
-    {"run", cmd_run, "run the configured strategies on a data feed (paper trading)",
+    {"backtest", cmd_backtest, "backtest the configured strategies on historical data",
+     "usage: silvertine backtest -c CONFIG [--data [SYMBOL=]FILE ...] [--from T] [--to T] [--out DIR]\n"
+     "\n"
+     "Replays the data (data.files of CONFIG, or --data) through the strategies, the risk stage and\n"
+     "the simulated exchange as fast as the CPU allows, on a simulated clock. Prints a summary table\n"
+     "and writes DIR/report.json and DIR/report.html. The same input gives byte-identical reports.\n"
+     "\n"
+     "  -c, --config FILE   environment file, e.g. config/environments/backtest.yaml\n"
+     "  --data FILE         a Binance klines or trades CSV; SYMBOL= names its symbol (default: the\n"
+     "                      file name up to its first '-', '_' or '.'); repeatable (multi-symbol)\n"
+     "  --from T, --to T    only data in [T, T): YYYY-MM-DD[THH:MM[:SS]] UTC or epoch ms\n"
+     "  --bars N            aggregate trades into N-second bars (default 60)\n"
+     "  --out DIR           report directory (default reports/latest)\n"
+     "  --quiet             (no effect; fills are not printed in backtests)\n"
+     "  --no-progress       no progress bar\n"
+     "\n"
+     "Exit status: 0 done, 1 data or runtime error, 2 usage or config error.\n"},
+    {"run", cmd_run, "paper-trade the configured strategies on a replayed feed",
      "usage: silvertine run -c CONFIG [--data [SYMBOL=]FILE ...] [--speed X] [--from T] [--to T]\n"
      "\n"
-     "Runs the strategies of the environment file CONFIG against its data files (data.files, or\n"
-     "--data), replayed at X times real time (data.speed; 0 = as fast as possible), and prints a\n"
-     "line per signal. Ctrl-C or SIGTERM stops cleanly.\n"
+     "Paper trading: the strategies of CONFIG trade on the simulated exchange against its data\n"
+     "files (data.files, or --data) replayed at X times real time (data.speed; 0 = no pacing).\n"
+     "Prints a line per fill. Ctrl-C or SIGTERM stops cleanly: open orders are canceled and the\n"
+     "final positions and PnL are printed.\n"
      "\n"
      "  -c, --config FILE   environment file, e.g. config/environments/development.yaml\n"
-     "  --data FILE         a Binance klines or trades CSV; SYMBOL= names its symbol (default:\n"
-     "                      the file name up to its first '-', '_' or '.'); repeatable\n"
+     "  --data FILE         a Binance klines or trades CSV (see backtest --help); repeatable\n"
      "  --speed X           replay speed factor (overrides data.speed)\n"
-     "  --from T, --to T    only data in [T, T): YYYY-MM-DD[THH:MM[:SS]] UTC or epoch ms\n"
-     "  --bars N            aggregate trades into N-second bars (default 60 for trade files)\n"
-     "  --quiet             no line per signal\n"},
+     "  --from T, --to T    only data in [T, T)\n"
+     "  --bars N            aggregate trades into N-second bars (default 60)\n"
+     "  --quiet             no line per fill\n"},
     {"config", cmd_config, "check a configuration and print it resolved",
      "usage: silvertine config check -c CONFIG\n"
      "\n"
@@ -161,151 +180,89 @@ static int64_t parse_time(const char *s)
     return (int64_t)timegm(&tm) * 1000000000;
 }
 
-typedef struct run_ctx {
-    sv_engine_t *eng;
-    int quiet;
-    uint64_t signals;
-} run_ctx_t;
-
-static void print_signal(void *ud, const sv_event_t *ev)
+/* Options shared by `run` and `backtest`. */
+static int parse_session(const char *cmd, int argc, char **argv, sv_session_options_t *o,
+                         const char **data)
 {
-    run_ctx_t *rc = ud;
-    rc->signals++;
-    if (rc->quiet)
-        return;
-    const sv_signal_t *s = &ev->u.signal;
-    char qty[32], px[32], when[32];
-    sv_fixed_format(s->qty, qty, sizeof qty);
-    sv_fixed_format(s->price, px, sizeof px);
-    time_t t = (time_t)(ev->h.ts_exchange / 1000000000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
-    static const char *types[] = {"market", "limit", "stop_market", "stop_limit"};
-    printf("%s  signal #%llu  %-10s %-4s %s %s%s%s  (%s)\n", when, (unsigned long long)s->signal_id,
-           sv_engine_symbol_name(rc->eng, ev->h.symbol), s->side > 0 ? "BUY" : "SELL", qty,
-           types[s->type & 3], s->price ? " @ " : "", s->price ? px : "",
-           sv_strategy_name(sv_engine_strategies(rc->eng), s->strategy));
-}
-
-static int cmd_run(int argc, char **argv)
-{
-    const char *file = NULL, *data[SV_REPLAY_MAX_SOURCES];
-    uint32_t ndata = 0;
-    double speed = -1;
-    int64_t from = 0, to = 0;
-    long bars = -1;
-    int quiet = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-progress")) {
+            o->progress = 0;
+            continue;
+        }
         if (!strcmp(a, "--quiet")) {
-            quiet = 1;
+            o->print_fills = 0;
             continue;
         }
         if (!v)
-            return usage_error("run", "%s needs a value", a);
+            return usage_error(cmd, "%s needs a value", a);
         i++;
         if (!strcmp(a, "-c") || !strcmp(a, "--config"))
-            file = v;
+            o->config_path = v;
         else if (!strcmp(a, "--data")) {
-            if (ndata >= SV_REPLAY_MAX_SOURCES)
-                return usage_error("run", "%s", "too many --data files");
-            data[ndata++] = v;
-        } else if (!strcmp(a, "--speed")) {
+            if (o->n_data >= SV_REPLAY_MAX_SOURCES)
+                return usage_error(cmd, "%s", "too many --data files");
+            data[o->n_data++] = v;
+        } else if (!strcmp(a, "--speed") && o->mode == SV_SESSION_PAPER) {
             char *end;
-            speed = strtod(v, &end);
-            if (*end || speed < 0)
-                return usage_error("run", "--speed must be a number >= 0, got '%s'", v);
+            o->speed = strtod(v, &end);
+            if (*end || !(o->speed >= 0))
+                return usage_error(cmd, "--speed must be a number >= 0, got '%s'", v);
         } else if (!strcmp(a, "--from") || !strcmp(a, "--to")) {
             int64_t t = parse_time(v);
             if (t < 0)
-                return usage_error("run", "bad time '%s' (YYYY-MM-DD[THH:MM[:SS]] or epoch ms)", v);
-            *(a[2] == 'f' ? &from : &to) = t;
+                return usage_error(cmd, "bad time '%s' (YYYY-MM-DD[THH:MM[:SS]] or epoch ms)", v);
+            *(a[2] == 'f' ? &o->from_ns : &o->to_ns) = t;
         } else if (!strcmp(a, "--bars")) {
             char *end;
-            bars = strtol(v, &end, 10);
-            if (*end || bars < 0 || bars > 86400)
-                return usage_error("run", "--bars must be 0..86400 seconds, got '%s'", v);
-        } else
-            return usage_error("run", "unknown option '%s'", a);
+            long b = strtol(v, &end, 10);
+            if (*end || b < 1 || b > 86400)
+                return usage_error(cmd, "--bars must be 1..86400 seconds, got '%s'", v);
+            o->bar_interval_s = (uint32_t)b;
+        } else if (!strcmp(a, "--out") && o->mode == SV_SESSION_BACKTEST)
+            o->out_dir = v;
+        else
+            return usage_error(cmd, "unknown option '%s'", a);
     }
-    if (!file)
-        return usage_error("run", "%s", "-c CONFIG is required");
-    sv_config_t *cfg;
-    int rc = load_config(file, &cfg);
-    if (rc)
-        return rc;
-    const sv_cfg_node_t *root = sv_config_root(cfg);
-    int level = sv_log_level_parse(sv_cfg_str(root, "log.level", "info"));
-    sv_engine_options_t eo = {.simulated = 1, .log_out = stderr, .log_level = level < 0 ? SV_LOG_INFO : level};
-    sv_diag_t d;
-    sv_diag_clear(&d);
-    sv_engine_t *eng = sv_engine_new(&eo, &d);
-    char paths[SV_REPLAY_MAX_SOURCES][1024];
-    if (!eng) {
-        fprintf(stderr, "%s\n", d.msg);
-        sv_config_free(cfg);
-        return EXIT_RUNTIME;
-    }
-    const char *secrets[SV_LOG_MAX_SECRETS];
-    size_t ns = sv_config_secrets(cfg, secrets, SV_LOG_MAX_SECRETS);
-    for (size_t i = 0; i < ns && i < SV_LOG_MAX_SECRETS; i++)
-        sv_log_add_secret(sv_engine_log(eng), secrets[i]);
-    if (ndata == 0) {
-        const sv_cfg_node_t *files = sv_cfg_get(root, "data.files");
-        for (size_t i = 0; i < sv_cfg_len(files) && ndata < SV_REPLAY_MAX_SOURCES; i++) {
-            const char *f = sv_cfg_str(sv_cfg_at(files, i), NULL, "");
-            if (f[0] == '/' || strchr(f, '='))
-                snprintf(paths[ndata], sizeof paths[ndata], "%s", f);
-            else
-                snprintf(paths[ndata], sizeof paths[ndata], "%s/%s", sv_config_project_root(cfg), f);
-            data[ndata] = paths[ndata];
-            ndata++;
-        }
-    }
-    if (speed < 0)
-        speed = sv_cfg_num(root, "data.speed", 1.0);
-    if (sv_engine_load_config(eng, cfg, &d) != 0) {
-        fprintf(stderr, "%s\n", d.msg);
-        sv_engine_free(eng);
-        sv_config_free(cfg);
-        return EXIT_USAGE;
-    }
-    run_ctx_t ctx = {.eng = eng, .quiet = quiet};
-    sv_bus_subscribe(sv_engine_bus(eng), SV_BUS_MASK(SV_EV_SIGNAL), print_signal, &ctx);
+    if (!o->config_path)
+        return usage_error(cmd, "%s", "-c CONFIG is required");
+    if (o->from_ns && o->to_ns && o->to_ns <= o->from_ns)
+        return usage_error(cmd, "%s", "--to must be after --from");
+    o->data = data;
+    return 0;
+}
+
+static int session(sv_session_options_t *o)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    sv_replay_options_t ro = {.policy = SV_MD_STRICT, .from_ns = from, .to_ns = to, .speed = speed,
-                              .stop = &g_stop, .bar_interval_s = bars < 0 ? 0 : (uint32_t)bars};
-    sv_replay_t *rp;
-    rc = sv_replay_open(eng, data, ndata, &ro, &rp, &d);
-    if (rc == 0) {
-        sv_engine_advance(eng, sv_replay_first_time(rp));
-        int enabled = sv_engine_start(eng);
-        fprintf(stderr, "running %d strateg%s on %u data file%s (speed %s)\n", enabled,
-                enabled == 1 ? "y" : "ies", ndata, ndata == 1 ? "" : "s", speed > 0 ? "paced" : "max");
-        rc = sv_replay_run(rp, &d);
-        sv_engine_stop(eng);
-        if (rc)
-            fprintf(stderr, "%s\n", d.msg);
-        printf("\n%s: %llu events, %llu signals\n", g_stop ? "stopped" : "done",
-               (unsigned long long)sv_replay_events(rp), (unsigned long long)ctx.signals);
-        sv_strategy_host_t *h = sv_engine_strategies(eng);
-        for (uint32_t i = 1; i <= sv_strategy_count(h); i++)
-            printf("  strategy %-16s %s%s\n", sv_strategy_name(h, i),
-                   sv_strategy_enabled(h, i) ? "running" : "disabled: ", sv_strategy_error(h, i));
-        sv_replay_close(rp);
-        rc = rc ? EXIT_RUNTIME : 0;
-    } else {
+    o->stop = &g_stop;
+    sv_session_result_t res;
+    sv_diag_t d;
+    sv_diag_clear(&d);
+    if (sv_session_run(o, &res, &d) != 0)
         fprintf(stderr, "%s\n", d.msg);
-        rc = EXIT_RUNTIME;
-    }
-    sv_engine_free(eng);
-    sv_config_free(cfg);
-    return rc;
+    return res.exit_code;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *data[SV_REPLAY_MAX_SOURCES];
+    sv_session_options_t o = {.mode = SV_SESSION_PAPER, .speed = -1, .print_fills = 1, .log_level = -1};
+    int rc = parse_session("run", argc, argv, &o, data);
+    return rc ? rc : session(&o);
+}
+
+static int cmd_backtest(int argc, char **argv)
+{
+    const char *data[SV_REPLAY_MAX_SOURCES];
+    sv_session_options_t o = {.mode = SV_SESSION_BACKTEST, .out_dir = "reports/latest",
+                              .progress = isatty(STDERR_FILENO), .log_level = -1};
+    int rc = parse_session("backtest", argc, argv, &o, data);
+    return rc ? rc : session(&o);
 }
 
 int main(int argc, char **argv)

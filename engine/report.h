@@ -53,7 +53,8 @@ typedef struct sv_report_metrics {
     double max_drawdown;          /* fraction, positive */
     double max_drawdown_duration_s; /* longest time below a previous peak */
     double win_rate;              /* fraction of trades with pnl > 0 */
-    double profit_factor;         /* gross profit / gross loss (inf-safe: 0 when no loss -> reported as null in JSON) */
+    double profit_factor;         /* gross profit / |gross loss|; INFINITY with wins and no loss
+                                   * (null in JSON, "inf" in text), 0 with neither */
     double expectancy;            /* mean pnl per trade */
     double avg_win, avg_loss;     /* avg_loss is negative */
     double best_trade, worst_trade;
@@ -65,13 +66,16 @@ typedef struct sv_report_metrics {
     double days;                  /* length of the period */
 } sv_report_metrics_t;
 
-/* Computes every metric. Returns 0, or SV_E_INVAL when there is no equity sample. */
+/* Computes every metric; none is NaN or infinite except profit_factor as above. Returns 0,
+ * SV_E_INVAL when there is no equity sample or the last is older than the first, or SV_E_NOMEM. */
 int sv_report_compute(const sv_report_input_t *in, sv_report_metrics_t *out);
 
 /* The table printed at the end of a backtest. */
 void sv_report_print_summary(FILE *out, const sv_report_input_t *in, const sv_report_metrics_t *m);
 
-/* Writes report.json / report.html. Returns 0 or SV_E_IO. */
+/* Writes report.json / report.html; the equity curve and drawdown are downsampled to at most
+ * 2000 samples, keeping the first, the last and the maximum drawdown's peak and trough.
+ * Returns 0, SV_E_INVAL (no equity sample), SV_E_NOMEM or SV_E_IO. */
 int sv_report_write_json(const char *path, const sv_report_input_t *in, const sv_report_metrics_t *m);
 int sv_report_write_html(const char *path, const sv_report_input_t *in, const sv_report_metrics_t *m);
 

@@ -60,7 +60,12 @@ local T = {}
 T.__index = T
 
 -- new{ strategy = path, name = ?, symbols = {...}, params = {...}, start = ms, record = capacity,
---      log = "off"|"error"|"warn"|"info"|"debug" (engine log to stderr; default off) }
+--      log = "off"|"error"|"warn"|"info"|"debug" (engine log to stderr; default off),
+--      instruments = { SYM = { base, quote, tick = "0.01", lot = "0.001", min_notional = "5" } }
+--        (default: base/quote split off a known quote suffix, tick and lot 1e-8, no minimum),
+--      balances = { USDT = "10000" } (default: 1,000,000 of each quote asset),
+--      sim = { latency_ms, maker_fee_bps, taker_fee_bps, slippage_bps, participation,
+--              queue_position } (default: no latency, no fees, no slippage, participation 1) }
 function M.new(o)
   local lib = load_lib()
   assert(type(o) == "table" and o.strategy, "silvertine.testing.new: strategy (a file path) is required")
@@ -92,6 +97,35 @@ function M.new(o)
     else error("silvertine.testing: param " .. k .. " must be a number, string or boolean", 2) end
   end
   self.keep = { syms, csyms, cparams, names, o.params }
+  -- the trading set-up: instrument rules, balances, then the simulated venue
+  local quotes = {}
+  for _, sym in ipairs(syms) do
+    local r = (o.instruments or {})[sym] or {}
+    local base, quote = r.base, r.quote
+    if not (base and quote) then
+      for _, q in ipairs({ "USDT", "USDC", "BUSD", "USD", "BTC", "ETH", "EUR" }) do
+        if #sym > #q and sym:sub(-#q) == q then base, quote = sym:sub(1, -#q - 1), q; break end
+      end
+      base, quote = base or sym, quote or "USD"
+    end
+    quotes[quote] = true
+    assert(lib.sv_engine_add_instrument(eng, sym, base, quote, r.tick or "0.00000001",
+      r.lot or "0.00000001", r.min_notional or "0") == 0, "bad instrument rules for " .. sym)
+  end
+  local balances = o.balances
+  if not balances then
+    balances = {}
+    for q in pairs(quotes) do balances[q] = "1000000" end
+  end
+  for asset, amount in pairs(balances) do
+    assert(lib.sv_engine_set_balance(eng, asset, tostring(amount)) == 0, "bad balance for " .. asset)
+  end
+  local sc = ffi.new("sv_sim_config_t")
+  local so = o.sim or {}
+  sc.latency_ms, sc.maker_fee_bps, sc.taker_fee_bps = so.latency_ms or 0, so.maker_fee_bps or 0, so.taker_fee_bps or 0
+  sc.slippage_bps, sc.participation = so.slippage_bps or 0, so.participation or 1
+  sc.queue_position = so.queue_position and 1 or 0
+  assert(lib.sv_engine_use_sim(eng, sc) == 0, "bad sim options")
   local spec = ffi.new("sv_strategy_spec_t")
   spec.name = o.name or "strategy"
   spec.file = o.strategy
@@ -217,6 +251,45 @@ function T:alerts()
 end
 
 function T:timers() return #events(self, KIND.timer) end
+
+local LIQ = { [0] = "none", "maker", "taker" }
+local STATUS = { [0] = "new", "pending", "acknowledged", "partially_filled", "filled", "canceled",
+  "rejected", "expired", "pending_cancel", "pending_replace" }
+
+-- Fills so far: { order_id, trade_id, symbol, side, price, qty, fee, liquidity, time }
+function T:fills()
+  local out = {}
+  for _, e in ipairs(events(self, KIND.fill)) do
+    local f = e.u.fill
+    out[#out + 1] = { order_id = tonumber(f.client_id), trade_id = tonumber(f.trade_id),
+      symbol = ffi.string(self.lib.sv_engine_symbol_name(self.eng, e.h.symbol)), side = SIDE_NAME[f.side],
+      price = num(f.price), qty = num(f.qty), fee = num(f.fee), liquidity = LIQ[f.liquidity],
+      time = tonumber(e.h.ts_exchange) / 1e6 }
+  end
+  return out
+end
+
+-- Every order update so far: { id, status, side, type, price, qty, filled, avg_price, reason }
+function T:orders()
+  local out = {}
+  for _, e in ipairs(events(self, KIND.order)) do
+    local o = e.u.order
+    out[#out + 1] = { id = tonumber(o.client_id), status = STATUS[o.status], side = SIDE_NAME[o.side],
+      type = TYPE_NAME[o.type], price = num(o.price), qty = num(o.qty), filled = num(o.filled_qty),
+      avg_price = num(o.avg_price),
+      reason = o.reason ~= 0 and ffi.string(self.lib.sv_engine_text(self.eng, o.reason)) or nil }
+  end
+  return out
+end
+
+-- The strategy's position: qty, average price, realized and unrealized PnL.
+function T:position(symbol)
+  local p = ffi.new("sv_position_view_t")
+  self.lib.sv_engine_position(self.eng, self.sid or 0, self:symbol(symbol), p)
+  return num(p.qty), num(p.avg_price), num(p.realized_pnl), num(p.unrealized_pnl)
+end
+
+function T:balance(asset) return self.lib.sv_engine_balance(self.eng, asset) end
 
 function T:enabled() return self.sid ~= nil and self.lib.sv_engine_strategy_enabled(self.eng, self.sid) == 1 end
 

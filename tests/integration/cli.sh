@@ -53,12 +53,13 @@ out=$($SV config check -c "$tmp/config/environments/broken.yaml" 2>&1); rc=$?
 expect_eq "malformed YAML exits 2" 2 "$rc"
 expect_match "with a YAML syntax error and its place" "broken.yaml:[0-9]+:[0-9]+: YAML syntax error" "$out"
 
-# run: signals from the shipped strategy on the shipped data, deterministic
-out1=$($SV run -c config/environments/backtest.yaml --speed 0 2>/dev/null); rc=$?
+# run (paper): fills from the shipped strategy on the shipped data, deterministic
+out1=$($SV run -c config/environments/development.yaml --speed 0 2>/dev/null); rc=$?
 expect_eq "run on the shipped data exits 0" 0 "$rc"
-expect_match "it prints signals" "signal #1 +BTCUSDT +BUY +0.01 market +\(sma_cross\)" "$out1"
-expect_match "and a summary" "done: 10080 events, [1-9][0-9]* signals" "$out1"
-out2=$($SV run -c config/environments/backtest.yaml --speed 0 2>/dev/null)
+expect_match "it prints a line per fill" "2024-01-01 [0-9:]+  FILL  BTCUSDT +BUY  0.01 @ [0-9.]+  fee [0-9.]+ USDT  taker  position 0.01  \(sma_cross, order 1\)" "$out1"
+expect_match "and a summary" "done: 10080 events, [1-9][0-9]* orders, [1-9][0-9]* fills, 0 rejects" "$out1"
+expect_match "and the final equity" "equity: [0-9.]+ USDT" "$out1"
+out2=$($SV run -c config/environments/development.yaml --speed 0 2>/dev/null)
 expect_eq "two runs print the same" "$out1" "$out2"
 out=$($SV run -c config/environments/backtest.yaml --speed 0 --from 2024-01-03 --to 2024-01-04 2>/dev/null)
 expect_match "--from/--to select one day" "done: 1440 events" "$out"
