@@ -81,20 +81,56 @@ int main(int argc, char **argv)
         sv_bus_free(bus);
     }
 
-    /* dispatch: a handler that reads one field */
+    /* dispatch: the bus and the strategy host alone, a handler that reads one field */
     {
         const char *f = write_strategy("read", "local S = {}\nlocal last = 0\n"
                                                "function S.on_bar(ctx, bar) last = bar.close end\n"
                                                "return S\n");
-        sv_engine_t *e = engine_with(f, &sym);
-        sv_bus_t *bus = sv_engine_bus(e);
-        make_bar(&ev, sym, 0);
+        sv_clock_t *clock = sv_clock_new(1, 16);
+        sv_intern_t *syms = sv_intern_new(16, 1024), *texts = sv_intern_new(16, 1024);
+        sv_log_t log;
+        sv_log_init(&log, stderr, SV_LOG_WARN);
+        sv_bus_t *bus = sv_bus_new(1024, 16, NULL, NULL);
+        sv_strategy_host_t *h = sv_strategy_host_new(bus, clock, syms, texts, &log, 0);
+        const char *names[] = {"BTCUSDT"};
+        sv_strategy_spec_t spec = {.name = "bench", .file = f, .symbols = names, .n_symbols = 1};
+        sv_diag_t d;
+        if (sv_strategy_load(h, &spec, &d) < 0) {
+            fprintf(stderr, "bench: %s\n", d.msg);
+            return 1;
+        }
+        sv_strategy_start_all(h);
+        make_bar(&ev, sv_intern_find(syms, "BTCUSDT", -1), 0);
         for (long i = 0; i < 100000; i++) /* warm up: let the JIT compile the handler */
             sv_bus_publish(bus, &ev);
         int64_t t0 = bench_now_ns();
         for (long i = 0; i < n; i++)
             sv_bus_publish(bus, &ev);
         bench_report("lua_dispatch_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event");
+        sv_strategy_host_free(h);
+        sv_bus_free(bus);
+        sv_intern_free(syms);
+        sv_intern_free(texts);
+        sv_clock_free(clock);
+        remove(f);
+    }
+
+    /* the same handler behind the whole engine (portfolio marks, venue matching) */
+    {
+        const char *f = write_strategy("read2", "local S = {}\nlocal last = 0\n"
+                                                "function S.on_bar(ctx, bar) last = bar.close end\n"
+                                                "return S\n");
+        sv_engine_t *e = engine_with(f, &sym);
+        for (long i = 0; i < 100000; i++) {
+            make_bar(&ev, sym, i);
+            sv_engine_feed(e, &ev);
+        }
+        int64_t t0 = bench_now_ns();
+        for (long i = 0; i < n; i++) {
+            make_bar(&ev, sym, 100000 + i);
+            sv_engine_feed(e, &ev);
+        }
+        bench_report("engine_bar_event_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event (full engine)");
         sv_engine_free(e);
         remove(f);
     }

@@ -36,13 +36,10 @@ static int64_t bus_now(void *ud) { return sv_clock_now(ud); }
 /* symbols and assets share one id space; 4095 is far above any venue's listing */
 enum { MAX_IDS = 4096, MAX_ORDERS = 65536 };
 
-/* market data: the venue matches first (an order placed on bar N fills from bar N+1), then
- * the portfolio marks; strategies see the event after both */
+/* market data on the bus: the portfolio marks before strategies see the event */
 static void on_market(void *ud, const sv_event_t *ev)
 {
     sv_engine_t *e = ud;
-    if (e->sim)
-        sv_sim_on_market(e->sim, ev);
     sv_fixed_t px = 0;
     switch (ev->h.kind) {
     case SV_EV_TRADE: px = ev->u.trade.price; break;
@@ -326,6 +323,14 @@ int sv_engine_feed(sv_engine_t *e, sv_event_t *ev)
         sv_engine_advance(e, ev->h.ts_exchange);
     if (ev->h.ts_receive == 0)
         ev->h.ts_receive = sv_clock_now(e->clock);
+    if (e->sim) {
+        /* the venue matches first and what it reports (fills at a bar's open, say) reaches the
+         * portfolio and the strategies before the event does: an order placed on bar N fills
+         * on bar N+1 and its owner knows it when it sees bar N+1 */
+        sv_bus_hold(e->bus);
+        sv_sim_on_market(e->sim, ev);
+        sv_bus_release(e->bus);
+    }
     return sv_bus_publish(e->bus, ev);
 }
 

@@ -2,7 +2,8 @@
  * text tables, logger, instruments, OMS, portfolio, the venue (sim) and the strategy host.
  *
  * The trading loop, in subscription order on the bus:
- *   market data -> venue matching (sim) and portfolio marks -> strategies
+ *   market data -> venue matching (sim; the fills it reports are delivered first)
+ *               -> portfolio marks -> strategies
  *   signal      -> risk (a pass-through until the risk engine lands) -> OMS -> venue
  *   fill        -> portfolio (then a POSITION event) -> strategies (on_fill)
  *   order       -> strategies (on_order)

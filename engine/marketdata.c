@@ -136,6 +136,47 @@ static int parse_bool(const field_t *f, int *out)
     return SV_E_PARSE;
 }
 
+/* AUTO: the first data row's column count decides (0 when it fits neither layout). */
+static int layout_of(int nf)
+{
+    return nf >= 9 ? SV_MD_KLINES : (nf == 6 || nf == 7) ? SV_MD_TRADES : SV_MD_AUTO;
+}
+
+static int layout_error(const sv_md_reader_t *r, uint64_t line, int nf, sv_diag_t *d)
+{
+    return sv_diag_set(d, SV_E_PARSE,
+                       "%s:%llu: cannot tell the layout: %d columns (klines have 12, trades 6 or 7)",
+                       r->path, (unsigned long long)line, nf);
+}
+
+static int is_header(uint64_t line, const char *p) { return line == 1 && !(p[0] >= '0' && p[0] <= '9'); }
+
+/* Decides an AUTO layout at open from the first data row in the buffer, without consuming
+ * it, so an unrecognised file fails before any event is read. A file without a data row (or
+ * whose first row does not fit the buffer) is left to sv_md_next. */
+static int detect(sv_md_reader_t *r, sv_diag_t *d)
+{
+    field_t f[MAX_FIELDS];
+    uint64_t line = 0;
+    for (size_t pos = 0; pos < r->len;) {
+        char *start = r->buf + pos, *nl = memchr(start, '\n', r->len - pos);
+        if (!nl && !r->eof)
+            return SV_OK;
+        size_t n = nl ? (size_t)(nl - start) : r->len - pos;
+        pos += n + 1;
+        line++;
+        if (n && start[n - 1] == '\r')
+            n--;
+        if (n == 0 || is_header(line, start))
+            continue;
+        int nf = split(start, n, f);
+        if ((r->format = layout_of(nf)) == SV_MD_AUTO)
+            return layout_error(r, line, nf, d);
+        return SV_OK;
+    }
+    return SV_OK;
+}
+
 int sv_md_open(const char *path, const sv_md_options_t *o, sv_md_reader_t **out, sv_diag_t *d)
 {
     sv_md_reader_t *r = calloc(1, sizeof *r);
@@ -162,6 +203,11 @@ int sv_md_open(const char *path, const sv_md_options_t *o, sv_md_reader_t **out,
     if (fill(r) != 0) {
         sv_md_close(r);
         return sv_diag_set(d, SV_E_IO, "%s: read error", path);
+    }
+    int rc = r->format == SV_MD_AUTO ? detect(r, d) : SV_OK;
+    if (rc) {
+        sv_md_close(r);
+        return rc;
     }
     *out = r;
     return SV_OK;
@@ -192,7 +238,7 @@ static int bad_row(sv_md_reader_t *r, sv_diag_t *d, const char *fmt, const char 
     char msg[512];
     snprintf(msg, sizeof msg, fmt, a);
     if (r->o.policy == SV_MD_SKIP) {
-        if (r->st.skipped++ == 0)
+        if (r->st.skipped++ == 0 && !r->st.first_warning[0])
             snprintf(r->st.first_warning, sizeof r->st.first_warning, "%.300s:%llu: %.200s", r->path,
                      (unsigned long long)r->line, msg);
         return 1; /* skip */
@@ -200,11 +246,16 @@ static int bad_row(sv_md_reader_t *r, sv_diag_t *d, const char *fmt, const char 
     return sv_diag_set(d, SV_E_PARSE, "%s:%llu: %s", r->path, (unsigned long long)r->line, msg);
 }
 
-static int64_t to_ns(sv_md_reader_t *r, int64_t t)
+/* Converts a ms/µs timestamp to ns; SV_E_RANGE when it is negative or the result (plus one
+ * unit, for a kline's end) would not fit an int64. */
+static int to_ns(sv_md_reader_t *r, int64_t t, int64_t *ns)
 {
     if (r->unit_ns == 0)
         r->unit_ns = t >= 100000000000000LL ? 1000 : 1000000; /* >= 1e14: µs since 1973 */
-    return t * r->unit_ns;
+    if (t < 0 || t >= INT64_MAX / r->unit_ns - 1)
+        return SV_E_RANGE;
+    *ns = t * r->unit_ns;
+    return SV_OK;
 }
 
 #define BAD(...)                                                                                  \
@@ -246,7 +297,10 @@ static int kline(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_
         BAD("%s", "open or close outside [low, high]");
     if (vol < 0 || v[7] < 0)
         BAD("%s", "volume must be >= 0");
-    int64_t start = to_ns(r, ot), end = to_ns(r, ct) + r->unit_ns;
+    int64_t start, end;
+    if (to_ns(r, ot, &start) != 0 || to_ns(r, ct, &end) != 0)
+        BAD("%s", "timestamp out of range");
+    end += r->unit_ns;
     if (end <= start)
         BAD("%s", "close_time is not after open_time");
     if (r->prev_time && start <= r->prev_time)
@@ -304,7 +358,9 @@ static int trade(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_
         BAD("%s", "price must be > 0");
     if (qty <= 0)
         BAD("%s", "qty must be > 0");
-    int64_t ts = to_ns(r, t);
+    int64_t ts;
+    if (to_ns(r, t, &ts) != 0)
+        BAD("%s", "time: timestamp out of range");
     if (ts < r->prev_time)
         BAD("%s", "time going backwards");
     r->prev_time = ts;
@@ -332,20 +388,11 @@ int sv_md_next(sv_md_reader_t *r, sv_event_t *ev, sv_diag_t *d)
     while ((line = next_line(r, &n)) != NULL) {
         if (n == 0)
             continue;
-        if (r->line == 1 && !(line[0] >= '0' && line[0] <= '9'))
-            continue; /* header */
+        if (is_header(r->line, line))
+            continue;
         int nf = split(line, n, f);
-        if (r->format == SV_MD_AUTO) {
-            if (nf >= 9)
-                r->format = SV_MD_KLINES;
-            else if (nf == 6 || nf == 7)
-                r->format = SV_MD_TRADES;
-            else
-                return sv_diag_set(d, SV_E_PARSE,
-                                   "%s:%llu: cannot tell the layout: %d columns (klines have 12, "
-                                   "trades 6 or 7)",
-                                   r->path, (unsigned long long)r->line, nf);
-        }
+        if (r->format == SV_MD_AUTO && (r->format = layout_of(nf)) == SV_MD_AUTO)
+            return layout_error(r, r->line, nf, d);
         r->st.rows++;
         int rc = r->format == SV_MD_KLINES ? kline(r, f, nf, ev, d) : trade(r, f, nf, ev, d);
         if (rc == 1) {
@@ -449,5 +496,6 @@ int sv_bar_agg_flush(sv_bar_agg_t *a, sv_event_t *out)
             return 1;
         }
     }
+    a->flush_next = 0; /* bars opened after this flush can be flushed again */
     return 0;
 }

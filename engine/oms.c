@@ -255,10 +255,15 @@ int sv_oms_cancel(sv_oms_t *m, uint32_t strategy, uint64_t id)
         return SV_E_STATE;
     if (!m->ex || !m->ex->cancel)
         return SV_E_UNSUPPORTED;
+    /* PENDING_CANCEL before the call: the venue may answer inside it */
+    int prev = r->o.status;
     set_status(m, r, SV_OS_PENDING_CANCEL, NULL, 0);
     int rc = m->ex->cancel(m->ex->self, id, r->symbol);
-    if (rc != 0)
+    if (rc != 0) {
         sv_log_warn(m->log, "oms", "cancel of order %llu not sent: %s", (unsigned long long)id, sv_strerror(rc));
+        if (r->o.status == SV_OS_PENDING_CANCEL) /* nothing left: the order lives on, cancelable */
+            set_status(m, r, prev, NULL, 0);
+    }
     return rc;
 }
 
@@ -300,8 +305,8 @@ static int seen(rec_t *r, uint64_t trade_id)
         if (r->seen[i] == trade_id)
             return 1;
     r->seen[r->seen_n % SEEN] = trade_id;
-    if (r->seen_n < 255)
-        r->seen_n++;
+    /* counts to SEEN, then cycles through SEEN..2*SEEN-1 so the write position keeps moving */
+    r->seen_n = (uint8_t)(r->seen_n + 1 < 2 * SEEN ? r->seen_n + 1 : SEEN);
     return 0;
 }
 
@@ -345,8 +350,9 @@ static void apply_fill(sv_oms_t *m, rec_t *r, const sv_exec_report_t *x)
     sv_bus_publish(m->bus, &ev);
     /* the status follows from the quantities, whatever order the reports came in */
     int to = r->o.filled_qty == r->o.qty ? SV_OS_FILLED : SV_OS_PARTIALLY_FILLED;
-    if (r->o.status == SV_OS_PENDING_CANCEL && to == SV_OS_PARTIALLY_FILLED) {
-        publish_order(m, r, x->ts); /* still waiting for the cancel: report the fill only */
+    if ((r->o.status == SV_OS_PENDING_CANCEL || r->o.status == SV_OS_PENDING_REPLACE) &&
+        to == SV_OS_PARTIALLY_FILLED) {
+        publish_order(m, r, x->ts); /* still waiting for the cancel/replace: report the fill only */
         return;
     }
     set_status(m, r, to, NULL, x->ts);
@@ -376,7 +382,7 @@ void sv_oms_on_report(sv_oms_t *m, const sv_exec_report_t *x)
     }
     if (to == SV_OS_ACKNOWLEDGED && r->o.filled_qty > 0)
         to = SV_OS_PARTIALLY_FILLED; /* a confirmed replace or refused cancel of a part-filled order */
-    if (!sv_oms_transition_legal(r->o.status, to) || (to == r->o.status && to != SV_OS_PARTIALLY_FILLED)) {
+    if (!sv_oms_transition_legal(r->o.status, to) || to == r->o.status) {
         m->st.stale_reports++;
         return;
     }
@@ -387,7 +393,10 @@ void sv_oms_on_report(sv_oms_t *m, const sv_exec_report_t *x)
         if (x->price > 0)
             r->o.price = x->price;
     }
-    set_status(m, r, to, x->reason, x->ts);
+    char reason[sizeof x->reason + 1]; /* it may fill its field without a NUL */
+    memcpy(reason, x->reason, sizeof x->reason);
+    reason[sizeof x->reason] = '\0';
+    set_status(m, r, to, reason, x->ts);
 }
 
 void sv_oms_stats(const sv_oms_t *m, sv_oms_stats_t *out) { *out = m->st; }

@@ -3,8 +3,9 @@
  * Each source is "[SYMBOL=]path"; without SYMBOL= the symbol is the file name up to its first
  * '-', '_' or '.' ("BTCUSDT-1m-2024-01.csv" -> BTCUSDT). Several files are merged by exchange
  * time (ties: the order the files were given). Trades can also be aggregated into bars
- * (bar_interval_s), which are published after the trade that closes them. As fast as the CPU
- * allows (backtest), or paced against the wall clock at `speed` times real time (paper). */
+ * (bar_interval_s): a finished bar is published just before the trade that closes it (the bar
+ * ended at or before that trade's time); open bars are flushed at the end. As fast as the
+ * CPU allows (backtest), or paced against the wall clock at `speed` times real time (paper). */
 #ifndef SV_REPLAY_H
 #define SV_REPLAY_H
 

@@ -134,6 +134,18 @@ static void describe_error(sv_script_t *s, sv_diag_t *diag, int code)
     lua_pop(L, 1);
 }
 
+/* After the cap was hit: names it in the message, and collects what the failed call left
+ * behind. LuaJIT has no emergency collection, so without this the garbage stays counted
+ * against the cap and the next small allocation of the same state fails too. */
+static void after_limit(sv_script_t *s, sv_diag_t *diag)
+{
+    if (diag) {
+        size_t n = strlen(diag->msg);
+        snprintf(diag->msg + n, sizeof diag->msg - n, " (memory limit %zu bytes)", s->limit);
+    }
+    lua_gc(s->L, LUA_GCCOLLECT, 0);
+}
+
 int sv_script_pcall(sv_script_t *s, int nargs, int nresults, sv_diag_t *diag)
 {
     s->limit_hit = 0;
@@ -142,10 +154,8 @@ int sv_script_pcall(sv_script_t *s, int nargs, int nresults, sv_diag_t *diag)
         return SV_OK;
     int code = (rc == LUA_ERRMEM || s->limit_hit) ? SV_E_LIMIT : SV_E_SCRIPT;
     describe_error(s, diag, code);
-    if (code == SV_E_LIMIT) {
-        size_t n = strlen(diag->msg);
-        snprintf(diag->msg + n, sizeof diag->msg - n, " (memory limit %zu bytes)", s->limit);
-    }
+    if (code == SV_E_LIMIT)
+        after_limit(s, diag);
     return code;
 }
 
@@ -168,9 +178,12 @@ int sv_script_load_string(sv_script_t *s, const char *src, size_t len, const cha
         return diag->code;
     int rc = luaL_loadbuffer(L, src, len, chunkname);
     if (rc != 0) {
-        describe_error(s, diag, rc == LUA_ERRMEM ? SV_E_LIMIT : SV_E_SCRIPT);
+        int code = rc == LUA_ERRMEM ? SV_E_LIMIT : SV_E_SCRIPT;
+        describe_error(s, diag, code);
         lua_settop(L, top);
-        return diag->code;
+        if (code == SV_E_LIMIT)
+            after_limit(s, diag);
+        return code;
     }
     lua_pushvalue(L, -2);
     lua_setfenv(L, -2);

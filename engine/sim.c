@@ -44,6 +44,7 @@ typedef struct order {
     sv_fixed_t locked;  /* held in the lock asset (quote for a buy, base for a sell) */
     sv_fixed_t queue;   /* quantity ahead at the limit price (queue_position) */
     sv_instrument_t in; /* the rules at arrival, so a lock is released in the asset it took */
+    int64_t live_ts;    /* when it was acknowledged (or last amended) */
     uint32_t symbol;
     uint32_t ver;       /* bumped on every change a pending action must not miss */
     uint32_t prev, next; /* symbol list; next is also the free-list link */
@@ -71,6 +72,7 @@ typedef struct balance {
 
 typedef struct action {
     int64_t pos; /* where on the bar's path it happens; 0 for trades and quotes */
+    int64_t ts;  /* when, for a bar (0: now) */
     sv_fixed_t price, qty, cap;
     uint32_t slot, ver, seq;
     uint8_t liq, end;
@@ -323,8 +325,15 @@ static void fmt2(sv_fixed_t x, sv_fixed_t y, char *a, char *b)
 
 /* ---- validation shared by arrival and replace ---- */
 
-static int is_limit(const order_t *o) { return o->type == SV_ORDER_LIMIT || o->type == SV_ORDER_STOP_LIMIT; }
-static int is_stop(const order_t *o) { return o->type == SV_ORDER_STOP_MARKET || o->type == SV_ORDER_STOP_LIMIT; }
+static int is_limit(const order_t *o)
+{
+    return o->type == SV_ORDER_LIMIT || o->type == SV_ORDER_STOP_LIMIT;
+}
+
+static int is_stop(const order_t *o)
+{
+    return o->type == SV_ORDER_STOP_MARKET || o->type == SV_ORDER_STOP_LIMIT;
+}
 
 /* A post-only limit would take when it crosses the last price seen on the other side. */
 static int post_only_takes(const order_t *o, const symstate_t *ss, sv_fixed_t price, char *why)
@@ -404,7 +413,9 @@ static void arrive(sv_sim_t *s, uint32_t idx)
         reject(s, idx, "no market price yet");
         return;
     }
-    sv_fixed_t ref_px = o->type == SV_ORDER_MARKET ? ref : o->type == SV_ORDER_STOP_MARKET ? o->stop : 0;
+    sv_fixed_t ref_px = o->type == SV_ORDER_MARKET        ? ref
+                        : o->type == SV_ORDER_STOP_MARKET ? o->stop
+                                                          : 0;
     if (sv_instrument_check(in, is_limit(o) ? o->price : 0, o->qty, ref_px, why, sizeof why)) {
         reject(s, idx, why);
         return;
@@ -429,6 +440,7 @@ static void arrive(sv_sim_t *s, uint32_t idx)
     o->status = SV_OS_ACKNOWLEDGED;
     o->state = ST_LIVE;
     o->fresh = 1;
+    o->live_ts = sv_clock_now(s->clock);
     o->locked = need;
     s->bal[lock_asset(o)].locked += need;
     o->queue = queue_at(ss, o);
@@ -448,51 +460,65 @@ static void do_cancel(sv_sim_t *s, uint32_t idx)
     emit(s, &r);
 }
 
+/* Whether an amend to n (o with its new price and quantity) breaks a rule: says why. On
+ * success n holds the lock it needs. */
+static int amend_refused(const sv_sim_t *s, const order_t *o, order_t *n, sv_fixed_t price,
+                         char *why)
+{
+    char a[32], b[32];
+    if (o->type == SV_ORDER_MARKET) {
+        say(why, "market orders cannot be amended");
+        return 1;
+    }
+    if (o->type == SV_ORDER_STOP_MARKET && price) {
+        say(why, "a stop-market order has no limit price to amend");
+        return 1;
+    }
+    if (n->qty <= o->filled) {
+        fmt2(n->qty, o->filled, a, b);
+        say(why, "new quantity %s must exceed the filled %s", a, b);
+        return 1;
+    }
+    if (sv_instrument_check(&o->in, is_limit(o) ? n->price : 0, n->qty,
+                            o->type == SV_ORDER_STOP_MARKET ? o->stop : 0, why, 96))
+        return 1;
+    if ((o->flags & SV_ORDER_FLAG_POST_ONLY) &&
+        post_only_takes(o, &s->syms[o->symbol], n->price, why))
+        return 1;
+    if (is_limit(o))
+        n->lock_px = n->price;
+    n->locked = lock_for(s, n, n->qty - o->filled);
+    return funds_short(s, o, n->locked - o->locked, why); /* only the extra is needed */
+}
+
 static void do_replace(sv_sim_t *s, uint32_t idx, sv_fixed_t price, sv_fixed_t qty)
 {
     order_t *o = &s->orders[idx];
-    symstate_t *ss = &s->syms[o->symbol];
-    char why[96] = "", a[32], b[32];
+    order_t n = *o;
+    char why[96], msg[96];
     sv_exec_report_t r;
-    order_t n = *o; /* the order as amended */
     if (price)
         n.price = price;
     if (qty)
         n.qty = qty;
-    if (o->type == SV_ORDER_MARKET) {
-        say(why, "market orders cannot be amended");
-    } else if (o->type == SV_ORDER_STOP_MARKET && price) {
-        say(why, "a stop-market order has no limit price to amend");
-    } else if (n.qty <= o->filled) {
-        fmt2(n.qty, o->filled, a, b);
-        say(why, "new quantity %s must exceed the filled %s", a, b);
-    } else if (sv_instrument_check(&o->in, is_limit(o) ? n.price : 0, n.qty,
-                                   o->type == SV_ORDER_STOP_MARKET ? o->stop : 0, why,
-                                   sizeof why)) {
-    } else if ((o->flags & SV_ORDER_FLAG_POST_ONLY) && post_only_takes(o, ss, n.price, why)) {
-    } else {
-        if (is_limit(o))
-            n.lock_px = n.price;
-        sv_fixed_t need = lock_for(s, &n, n.qty - o->filled);
-        if (!funds_short(s, o, need - o->locked, why)) {
-            s->bal[lock_asset(o)].locked += need - o->locked;
-            o->locked = need;
-            o->price = n.price;
-            o->qty = n.qty;
-            o->lock_px = n.lock_px;
-            o->ver++;
-            o->fresh = 1; /* it re-enters the book at the back */
-            o->queue = queue_at(ss, o);
-            unlink_order(s, idx);
-            link_tail(s, idx);
-            report_init(s, o, &r, NULL);
-            emit(s, &r);
-            return;
-        }
+    if (amend_refused(s, o, &n, price, why)) {
+        say(msg, "replace rejected: %.70s", why);
+        report_init(s, o, &r, msg);
+        emit(s, &r);
+        return;
     }
-    char msg[96];
-    say(msg, "replace rejected: %.70s", why);
-    report_init(s, o, &r, msg);
+    s->bal[lock_asset(o)].locked += n.locked - o->locked;
+    o->locked = n.locked;
+    o->price = n.price;
+    o->qty = n.qty;
+    o->lock_px = n.lock_px;
+    o->ver++;
+    o->fresh = 1; /* it re-enters the book, at the back */
+    o->live_ts = sv_clock_now(s->clock);
+    o->queue = queue_at(&s->syms[o->symbol], o);
+    unlink_order(s, idx);
+    link_tail(s, idx);
+    report_init(s, o, &r, NULL);
     emit(s, &r);
 }
 
@@ -512,8 +538,8 @@ static void run_request(sv_sim_t *s, const request_t *rq)
     if (o->state == ST_DONE) { /* it ended while the request travelled */
         sv_exec_report_t r;
         report_init(s, o, &r, NULL);
-        say(r.reason, "%s rejected: order already %s",
-                 rq->kind == RQ_CANCEL ? "cancel" : "replace", status_word(o->status));
+        say(r.reason, "%s rejected: order already %s", rq->kind == RQ_CANCEL ? "cancel" : "replace",
+            status_word(o->status));
         settle(s, idx);
         emit(s, &r);
     } else if (rq->kind == RQ_CANCEL) {
@@ -689,6 +715,15 @@ static int64_t path_first(const path_t *p, int64_t from, int cond, sv_fixed_t L)
     return -1;
 }
 
+/* The time the path reaches pos, taking the bar's time to be spread evenly along it. */
+static int64_t path_time(const path_t *p, const sv_bar_t *b, int64_t end, int64_t pos)
+{
+    int64_t len = 0, start = b->start > 0 && b->start < end ? b->start : end;
+    for (int i = 0; i < 3; i++)
+        len += p->pt[i + 1] >= p->pt[i] ? p->pt[i + 1] - p->pt[i] : p->pt[i] - p->pt[i + 1];
+    return len > 0 ? start + (int64_t)((i128)(end - start) * pos / len) : start;
+}
+
 static sv_fixed_t path_price(const path_t *p, int64_t pos)
 {
     int64_t s = 0;
@@ -748,7 +783,8 @@ static int rest_bar(const order_t *o, action_t *a, const path_t *p, int64_t from
     return t >= 0 && make(o, a, t, cap);
 }
 
-static int eval_bar(const sv_sim_t *s, order_t *o, const sv_bar_t *bar, const path_t *p, action_t *a)
+static int eval_bar(const sv_sim_t *s, order_t *o, const sv_bar_t *bar, const path_t *p,
+                    action_t *a)
 {
     int buy = o->side > 0, fresh = o->fresh;
     sv_fixed_t cap = cap_of(s, bar->volume, o->in.lot), L = o->price;
@@ -890,6 +926,7 @@ static void apply(sv_sim_t *s, const action_t *a)
         return; /* a nested call changed or ended it */
     sv_exec_report_t r[2];
     int nr = 0, end = a->end;
+    int64_t live_ts = o->live_ts;
     char why[96] = "", x[32], y[32];
     sv_fixed_t q = a->qty;
     if (q > 0) {
@@ -928,8 +965,11 @@ static void apply(sv_sim_t *s, const action_t *a)
         report_init(s, o, &r[nr++], why);
         finish(s, idx, st);
     }
-    for (int i = 0; i < nr; i++)
+    for (int i = 0; i < nr; i++) {
+        if (a->ts)
+            r[i].ts = a->ts > live_ts ? a->ts : live_ts;
         emit(s, &r[i]);
+    }
 }
 
 static int act_before(const action_t *x, const action_t *y)
@@ -990,7 +1030,10 @@ static void see_last(symstate_t *ss, const sv_event_t *ev)
 
 void sv_sim_on_market(sv_sim_t *s, const sv_event_t *ev)
 {
-    assert(!s->in_market && "sv_sim_on_market called from inside a report");
+    if (s->in_market) { /* called from inside one of its own reports */
+        assert(!"sv_sim_on_market is not reentrant");
+        return;
+    }
     int kind = ev->h.kind;
     symstate_t *ss = NULL;
     s->in_market = 1;
@@ -1019,6 +1062,8 @@ void sv_sim_on_market(sv_sim_t *s, const sv_event_t *ev)
                   : kind == SV_EV_TRADE ? eval_trade(s, o, &ev->u.trade, a)
                                         : eval_quote(s, o, &ev->u.quote, a);
         if (got) {
+            if (kind == SV_EV_BAR)
+                a->ts = path_time(&p, &ev->u.bar, ev->h.ts_exchange, a->pos);
             a->slot = idx;
             a->ver = o->ver;
             a->seq = k;
@@ -1075,7 +1120,8 @@ sv_sim_t *sv_sim_new(const sv_sim_options_t *opts, const sv_instruments_t *ins, 
     for (uint32_t i = 0; i < n; i++)
         s->orders[i].next = i + 1 < n ? i + 1 : NIL;
     s->free_head = 0;
-    sv_fixed_t m = opts->maker_fee_bps > opts->taker_fee_bps ? opts->maker_fee_bps : opts->taker_fee_bps;
+    sv_fixed_t m = opts->maker_fee_bps > opts->taker_fee_bps ? opts->maker_fee_bps
+                                                             : opts->taker_fee_bps;
     s->lock_fee_bps = m > 0 ? m : 0;
     return s;
 }

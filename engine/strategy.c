@@ -35,7 +35,10 @@ typedef struct strat {
     int stopping; /* in on_stop or stopped: no new orders */
     char error[1024];
     int ref[H_COUNT];
-    sv_event_t *slot;
+    /* the event being delivered: the script's views read through this pointer, which points
+     * at an empty event outside a call, so a view kept past its call reads zeros, never
+     * freed memory */
+    const sv_event_t **slot;
     uint32_t symbols[SV_STRATEGY_MAX_SYMBOLS];
     uint32_t n_symbols; /* 0: every symbol */
     uint64_t calls;
@@ -56,6 +59,8 @@ struct sv_strategy_host {
 };
 
 static void on_event(void *ud, const sv_event_t *ev);
+
+static const sv_event_t empty_event;
 
 static strat_t *get(const sv_strategy_host_t *h, uint32_t sid)
 {
@@ -317,7 +322,7 @@ static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t
     lua_setfield(L, -2, "host");
     lua_pushlightuserdata(L, (void *)&api);
     lua_setfield(L, -2, "api");
-    lua_pushlightuserdata(L, s->slot);
+    lua_pushlightuserdata(L, (void *)s->slot);
     lua_setfield(L, -2, "slot");
     lua_pushinteger(L, s->id);
     lua_setfield(L, -2, "sid");
@@ -362,12 +367,12 @@ int sv_strategy_load(sv_strategy_host_t *h, const sv_strategy_spec_t *spec, sv_d
     strat_t *s = calloc(1, sizeof *s);
     if (!s)
         return sv_diag_set(d, SV_E_NOMEM, "%s: out of memory", spec->name);
-    s->slot = aligned_alloc(64, sizeof(sv_event_t));
+    s->slot = malloc(sizeof *s->slot);
     if (!s->slot) {
         free(s);
         return sv_diag_set(d, SV_E_NOMEM, "%s: out of memory", spec->name);
     }
-    memset(s->slot, 0, sizeof *s->slot);
+    *s->slot = &empty_event;
     s->id = h->n + 1;
     snprintf(s->name, sizeof s->name, "%s", spec->name);
     snprintf(s->file, sizeof s->file, "%s", spec->file);
@@ -418,13 +423,13 @@ void sv_strategy_disable(sv_strategy_host_t *h, uint32_t sid, int alert_code, co
 /* Calls handler i of s with the event (or none); disables s if it raises. */
 static void call(sv_strategy_host_t *h, strat_t *s, int i, const sv_event_t *ev)
 {
-    if (ev)
-        *s->slot = *ev;
+    *s->slot = ev ? ev : &empty_event;
     lua_State *L = s->L;
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref[i]);
     s->calls++;
     sv_diag_t d;
     int rc = sv_script_pcall(s->script, 0, 0, &d);
+    *s->slot = &empty_event;
     if (rc != 0) {
         char reason[sizeof d.msg + 32];
         snprintf(reason, sizeof reason, "%s: %s", handler_names[i], d.msg);

@@ -1,9 +1,10 @@
 -- silvertine.ctx: what a strategy script sees. Builds its `ctx`, the read-only views of the
 -- event being delivered, and one dispatch function per handler the script defines.
 --
--- The C host copies each event into a slot it owns; every view reads that slot through a
--- pointer cast once here, so a handler call costs a lua_pcall and field reads, nothing is
--- allocated per event, and a script never holds a pointer it could index past the struct.
+-- The C host points a slot at the event being delivered (and at an empty event between
+-- calls); every view reads through that slot, cast once here, so a handler call costs a
+-- lua_pcall and field reads, nothing is allocated or copied per event, and a script never
+-- holds a pointer it could index past the struct.
 -- Prices and quantities are exact int64 fixed point in C; views turn them into ordinary
 -- numbers. Times are milliseconds since the epoch (`time`), with `time_ns` exact as int64.
 local ffi = require("ffi")
@@ -84,16 +85,13 @@ end
 function M.bind(o)
   local host = ffi.cast("sv_strategy_host_t *", o.host)
   local api = ffi.cast("const sv_ctx_api_t *", o.api)
-  local ev = ffi.cast("const sv_event_t *", o.slot)
+  local slot = ffi.cast("const sv_event_t **", o.slot)
   local sid, name, S = o.sid, o.name, o.module
   local submit, cancel, cancel_all = api.submit, api.cancel, api.cancel_all
   local c_position, c_balance, c_now = api.position, api.balance, api.now
   local c_timer, c_timer_cancel, c_log = api.timer, api.timer_cancel, api.log
   local c_symbol_id, c_symbol_name, c_text, c_last_error =
     api.symbol_id, api.symbol_name, api.text, api.last_error
-  local hdr, u = ev.h, ev.u
-  local trade, quote, bar, depth = u.trade, u.quote, u.bar, u.depth
-  local order, fill, timer, signal = u.order, u.fill, u.timer, u.signal
   local pos = ffi.new("sv_position_view_t")
 
   local sym_name, sym_id = {}, {}
@@ -118,96 +116,96 @@ function M.bind(o)
   end
 
   local function px(v) return tonumber(v) / SCALE end
-  local symbol = function() return name_of(hdr.symbol) end
-  local time = function() return tonumber(hdr.ts_exchange) / 1e6 end
-  local time_ns = function() return hdr.ts_exchange end
-  local seq = function() return tonumber(hdr.seq) end
+  local symbol = function() return name_of(slot[0].h.symbol) end
+  local time = function() return tonumber(slot[0].h.ts_exchange) / 1e6 end
+  local time_ns = function() return slot[0].h.ts_exchange end
+  local seq = function() return tonumber(slot[0].h.seq) end
 
   local tick_view = view("trade", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    price = function() return px(trade.price) end,
-    qty = function() return px(trade.qty) end,
-    side = function() return SIDE_NAME[trade.aggressor] end,
-    trade_id = function() return tonumber(trade.trade_id) end,
+    price = function() return px(slot[0].u.trade.price) end,
+    qty = function() return px(slot[0].u.trade.qty) end,
+    side = function() return SIDE_NAME[slot[0].u.trade.aggressor] end,
+    trade_id = function() return tonumber(slot[0].u.trade.trade_id) end,
   })
   local quote_view = view("quote", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    bid = function() return px(quote.bid_price) end,
-    bid_qty = function() return px(quote.bid_qty) end,
-    ask = function() return px(quote.ask_price) end,
-    ask_qty = function() return px(quote.ask_qty) end,
-    mid = function() return (px(quote.bid_price) + px(quote.ask_price)) / 2 end,
+    bid = function() return px(slot[0].u.quote.bid_price) end,
+    bid_qty = function() return px(slot[0].u.quote.bid_qty) end,
+    ask = function() return px(slot[0].u.quote.ask_price) end,
+    ask_qty = function() return px(slot[0].u.quote.ask_qty) end,
+    mid = function() return (px(slot[0].u.quote.bid_price) + px(slot[0].u.quote.ask_price)) / 2 end,
   })
   local bar_view = view("bar", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    open = function() return px(bar.open) end,
-    high = function() return px(bar.high) end,
-    low = function() return px(bar.low) end,
-    close = function() return px(bar.close) end,
-    volume = function() return px(bar.volume) end,
-    quote_volume = function() return px(bar.quote_volume) end,
-    trades = function() return bar.trades end,
-    interval = function() return bar.interval_s end,
-    start = function() return tonumber(bar.start) / 1e6 end,
+    open = function() return px(slot[0].u.bar.open) end,
+    high = function() return px(slot[0].u.bar.high) end,
+    low = function() return px(slot[0].u.bar.low) end,
+    close = function() return px(slot[0].u.bar.close) end,
+    volume = function() return px(slot[0].u.bar.volume) end,
+    quote_volume = function() return px(slot[0].u.bar.quote_volume) end,
+    trades = function() return slot[0].u.bar.trades end,
+    interval = function() return slot[0].u.bar.interval_s end,
+    start = function() return tonumber(slot[0].u.bar.start) / 1e6 end,
   })
   local function level(i, first, n)
     if type(i) ~= "number" or i < 1 or i > n then return nil end
-    local l = depth.levels[first + i - 1]
+    local l = slot[0].u.depth.levels[first + i - 1]
     return px(l.price), px(l.qty)
   end
   local book_view = view("book", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    n_bids = function() return depth.n_bids end,
-    n_asks = function() return depth.n_asks end,
-    snapshot = function() return bit.band(depth.depth_flags, 1) ~= 0 end,
-    last = function() return bit.band(depth.depth_flags, 2) ~= 0 end,
+    n_bids = function() return slot[0].u.depth.n_bids end,
+    n_asks = function() return slot[0].u.depth.n_asks end,
+    snapshot = function() return bit.band(slot[0].u.depth.depth_flags, 1) ~= 0 end,
+    last = function() return bit.band(slot[0].u.depth.depth_flags, 2) ~= 0 end,
   }, {
-    bid = function(_, i) return level(i, 0, depth.n_bids) end,
-    ask = function(_, i) return level(i, depth.n_bids, depth.n_asks) end,
+    bid = function(_, i) return level(i, 0, slot[0].u.depth.n_bids) end,
+    ask = function(_, i) return level(i, slot[0].u.depth.n_bids, slot[0].u.depth.n_asks) end,
   })
   local order_view = view("order", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    id = function() return tonumber(order.client_id) end,
-    exchange_id = function() return tonumber(order.exchange_id) end,
-    signal_id = function() return tonumber(order.signal_id) end,
-    status = function() return STATUS_NAME[order.status] end,
-    side = function() return SIDE_NAME[order.side] end,
-    type = function() return TYPE_NAME[order.type] end,
-    tif = function() return TIF_NAME[order.tif] end,
-    price = function() return px(order.price) end,
-    qty = function() return px(order.qty) end,
-    stop_price = function() return px(order.stop_price) end,
-    filled = function() return px(order.filled_qty) end,
-    avg_price = function() return px(order.avg_price) end,
+    id = function() return tonumber(slot[0].u.order.client_id) end,
+    exchange_id = function() return tonumber(slot[0].u.order.exchange_id) end,
+    signal_id = function() return tonumber(slot[0].u.order.signal_id) end,
+    status = function() return STATUS_NAME[slot[0].u.order.status] end,
+    side = function() return SIDE_NAME[slot[0].u.order.side] end,
+    type = function() return TYPE_NAME[slot[0].u.order.type] end,
+    tif = function() return TIF_NAME[slot[0].u.order.tif] end,
+    price = function() return px(slot[0].u.order.price) end,
+    qty = function() return px(slot[0].u.order.qty) end,
+    stop_price = function() return px(slot[0].u.order.stop_price) end,
+    filled = function() return px(slot[0].u.order.filled_qty) end,
+    avg_price = function() return px(slot[0].u.order.avg_price) end,
     reason = function()
-      if order.reason == 0 then return nil end
-      return fstring(c_text(host, order.reason))
+      if slot[0].u.order.reason == 0 then return nil end
+      return fstring(c_text(host, slot[0].u.order.reason))
     end,
   })
   local fill_view = view("fill", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    order_id = function() return tonumber(fill.client_id) end,
-    trade_id = function() return tonumber(fill.trade_id) end,
-    price = function() return px(fill.price) end,
-    qty = function() return px(fill.qty) end,
-    fee = function() return px(fill.fee) end,
-    fee_asset = function() return fstring(c_text(host, fill.fee_asset)) end,
-    side = function() return SIDE_NAME[fill.side] end,
-    liquidity = function() return LIQ_NAME[fill.liquidity] end,
+    order_id = function() return tonumber(slot[0].u.fill.client_id) end,
+    trade_id = function() return tonumber(slot[0].u.fill.trade_id) end,
+    price = function() return px(slot[0].u.fill.price) end,
+    qty = function() return px(slot[0].u.fill.qty) end,
+    fee = function() return px(slot[0].u.fill.fee) end,
+    fee_asset = function() return name_of(slot[0].u.fill.fee_asset) end,
+    side = function() return SIDE_NAME[slot[0].u.fill.side] end,
+    liquidity = function() return LIQ_NAME[slot[0].u.fill.liquidity] end,
   })
   local timer_view = view("timer", {
     time = time, time_ns = time_ns, seq = seq,
-    id = function() return tonumber(timer.timer_id) end,
+    id = function() return tonumber(slot[0].u.timer.timer_id) end,
   })
   local signal_view = view("signal", {
     symbol = symbol, time = time, time_ns = time_ns, seq = seq,
-    id = function() return tonumber(signal.signal_id) end,
-    strategy = function() return signal.strategy end,
-    side = function() return SIDE_NAME[signal.side] end,
-    type = function() return TYPE_NAME[signal.type] end,
-    qty = function() return px(signal.qty) end,
-    price = function() return px(signal.price) end,
-    tag = function() return fstring(signal.tag) end,
+    id = function() return tonumber(slot[0].u.signal.signal_id) end,
+    strategy = function() return slot[0].u.signal.strategy end,
+    side = function() return SIDE_NAME[slot[0].u.signal.side] end,
+    type = function() return TYPE_NAME[slot[0].u.signal.type] end,
+    qty = function() return px(slot[0].u.signal.qty) end,
+    price = function() return px(slot[0].u.signal.price) end,
+    tag = function() return fstring(slot[0].u.signal.tag) end,
   })
 
   local ctx = { name = name, state = {}, ta = ta }

@@ -162,6 +162,7 @@ local function stamp(self, e, time)
 end
 
 -- bar{ symbol, time (ms, close time; default: previous + 1 min), open, high, low, close, volume }
+-- (open defaults to close, high/low to their range, volume to 1,000,000)
 function T:bar(b)
   local e = ffi.new("sv_event_t")
   e.h.kind = KIND.bar
@@ -172,7 +173,7 @@ function T:bar(b)
   e.u.bar.high = fx(b.high or math.max(b.open or c, c), "high")
   e.u.bar.low = fx(b.low or math.min(b.open or c, c), "low")
   e.u.bar.close = fx(c, "close")
-  e.u.bar.volume = fx(b.volume or 1, "volume")
+  e.u.bar.volume = fx(b.volume or 1000000, "volume") -- large: participation only binds when a spec says so
   e.u.bar.interval_s = b.interval or 60
   e.u.bar.start = e.h.ts_exchange - ffi.new("int64_t", e.u.bar.interval_s) * 1000000000
   self:feed(e)
@@ -191,7 +192,7 @@ function T:tick(t)
   self.now_ms = t.time or (self.now_ms + 1000)
   e.h.ts_exchange = ns(self.now_ms)
   e.u.trade.price = fx(t.price, "price")
-  e.u.trade.qty = fx(t.qty or 1, "qty")
+  e.u.trade.qty = fx(t.qty or 1000000, "qty")
   e.u.trade.aggressor = t.side == "sell" and -1 or (t.side == "buy" and 1 or 0)
   self:feed(e)
 end
