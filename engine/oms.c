@@ -46,12 +46,14 @@ static const uint32_t legal[] = {
     [SV_OS_CANCELED] = 0,
     [SV_OS_REJECTED] = 0,
     [SV_OS_EXPIRED] = 0,
-    /* a cancel can lose the race to fills, or be refused (the order lives on) */
+    /* a cancel can lose the race to fills, or be refused (the order lives on); an order
+     * cancelled or amended before the venue acknowledged it can still be rejected */
     [SV_OS_PENDING_CANCEL] = B(SV_OS_CANCELED) | B(SV_OS_PARTIALLY_FILLED) | B(SV_OS_FILLED) |
-                             B(SV_OS_EXPIRED) | B(SV_OS_ACKNOWLEDGED),
+                             B(SV_OS_EXPIRED) | B(SV_OS_ACKNOWLEDGED) | B(SV_OS_REJECTED),
     /* a replace is confirmed (ACK) or refused (the old order lives on), or loses to fills */
     [SV_OS_PENDING_REPLACE] = B(SV_OS_ACKNOWLEDGED) | B(SV_OS_PARTIALLY_FILLED) | B(SV_OS_FILLED) |
-                              B(SV_OS_CANCELED) | B(SV_OS_EXPIRED) | B(SV_OS_PENDING_CANCEL),
+                              B(SV_OS_CANCELED) | B(SV_OS_EXPIRED) | B(SV_OS_PENDING_CANCEL) |
+                              B(SV_OS_REJECTED),
 };
 
 static const char *const status_names[] = {"new", "pending", "acknowledged", "partially_filled",
@@ -159,11 +161,17 @@ static void set_status(sv_oms_t *m, rec_t *r, int status, const char *reason, in
 /* A fresh record for a signal, or NULL when the ring slot still holds a live order. */
 static rec_t *new_rec(sv_oms_t *m, const sv_event_t *sig)
 {
+    /* an id whose slot still holds a live order (a GTC order from cap ids ago) is skipped:
+     * ids stay unique and deterministic, and one old order never blocks order entry */
     uint64_t id = m->next_id;
     rec_t *r = &m->recs[(id - 1) % m->cap];
-    if (r->o.client_id && !sv_oms_terminal(r->o.status))
-        return NULL;
-    m->next_id++;
+    for (uint32_t tries = 0; r->o.client_id && !sv_oms_terminal(r->o.status); tries++) {
+        if (tries == m->cap)
+            return NULL;
+        id++;
+        r = &m->recs[(id - 1) % m->cap];
+    }
+    m->next_id = id + 1;
     memset(r, 0, sizeof *r);
     const sv_signal_t *s = &sig->u.signal;
     r->o.client_id = id;
@@ -286,14 +294,13 @@ uint32_t sv_oms_open_orders(const sv_oms_t *m, uint32_t strategy, uint32_t symbo
 int sv_oms_cancel_all(sv_oms_t *m, uint32_t strategy, uint32_t symbol)
 {
     int n = 0;
-    /* ids first: a cancel may complete synchronously and reuse nothing, but stay safe */
-    for (uint64_t id = m->next_id > m->cap ? m->next_id - m->cap : 1; id < m->next_id; id++) {
-        rec_t *r = find(m, id);
-        if (!r || sv_oms_terminal(r->o.status) || r->o.status == SV_OS_PENDING_CANCEL)
+    for (uint32_t i = 0; i < m->cap; i++) {
+        const rec_t *r = &m->recs[i];
+        if (!r->o.client_id || sv_oms_terminal(r->o.status) || r->o.status == SV_OS_PENDING_CANCEL)
             continue;
         if ((strategy && r->o.strategy != strategy) || (symbol && r->symbol != symbol))
             continue;
-        if (sv_oms_cancel(m, 0, id) == 0)
+        if (sv_oms_cancel(m, 0, r->o.client_id) == 0)
             n++;
     }
     return n;
@@ -375,7 +382,12 @@ void sv_oms_on_report(sv_oms_t *m, const sv_exec_report_t *x)
         return;
     }
     int to = x->status;
-    if (to == SV_OS_PARTIALLY_FILLED || to == SV_OS_FILLED) {
+    if (to == SV_OS_PARTIALLY_FILLED && r->o.filled_qty > 0 &&
+        (r->o.status == SV_OS_PENDING_REPLACE || r->o.status == SV_OS_PENDING_CANCEL)) {
+        /* a venue answers a replace or a refused cancel of a part-filled order with the
+         * order's own status: that is the confirmation, not a fill */
+        to = SV_OS_ACKNOWLEDGED;
+    } else if (to == SV_OS_PARTIALLY_FILLED || to == SV_OS_FILLED) {
         /* a status claim without fill data: only fills move quantities */
         m->st.stale_reports++;
         return;

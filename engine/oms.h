@@ -4,11 +4,16 @@
  *                          \-> PENDING_CANCEL -> CANCELED   (also from PARTIALLY_FILLED)
  *                          \-> PENDING_REPLACE -> ACKNOWLEDGED / PARTIALLY_FILLED
  *   NEW/PENDING -> REJECTED;  PENDING/ACKNOWLEDGED/PARTIALLY_FILLED -> EXPIRED / CANCELED
+ *   PENDING_CANCEL/PENDING_REPLACE -> REJECTED (the venue refused an order it never acknowledged)
  *
- * Client order ids are unique and deterministic (1, 2, 3, ... per run). Execution reports are
+ * Client order ids are unique, increasing and deterministic (1, 2, 3, ... per run); an id whose
+ * slot in the fixed table still holds a live order is skipped, so an old resting order never
+ * blocks order entry. Execution reports are
  * applied idempotently: a fill whose venue trade id was seen is ignored, a report that would
  * move an order backwards (an ACK after a fill, anything after a terminal state) is ignored
- * and counted, a fill that would exceed the order's quantity is refused. Every change is
+ * and counted, a fill that would exceed the order's quantity is refused. The last 8 trade ids
+ * of each order are remembered, and the quantity check backs them up. A venue may confirm the
+ * amend (or refuse the cancel) of a part-filled order with PARTIALLY_FILLED and no fill data. Every change is
  * published on the bus as an SV_EV_ORDER event and every new fill as an SV_EV_FILL event,
  * both carrying the owning strategy, so strategies see them in on_order/on_fill.
  * The table is fixed-capacity: no allocation per order. */

@@ -343,8 +343,8 @@ static void test_transition_table(void **state)
         /* CANCELED */    {0,  0,   0,  0, 0,   0,   0,  0,  0,   0},
         /* REJECTED */    {0,  0,   0,  0, 0,   0,   0,  0,  0,   0},
         /* EXPIRED */     {0,  0,   0,  0, 0,   0,   0,  0,  0,   0},
-        /* PEND_CANCEL */ {0,  0,   1,  1, 1,   1,   0,  1,  0,   0},
-        /* PEND_REPLACE */{0,  0,   1,  1, 1,   1,   0,  1,  1,   0},
+        /* PEND_CANCEL */ {0,  0,   1,  1, 1,   1,   1,  1,  0,   0},
+        /* PEND_REPLACE */{0,  0,   1,  1, 1,   1,   1,  1,  1,   0},
     };
     int wrong = 0;
     for (int from = 0; from < N; from++)
@@ -1232,9 +1232,7 @@ static void test_ring_capacity(void **state)
     STATS(4, 0, 0, 0, 0, 0, 0);
     assert_null(sv_oms_order(w->oms, 5));
 
-    /* one slot done is not enough when the next id's slot is still live */
     report(w, 2, SV_OS_REJECTED, "no");
-    assert_int_equal(submit(w, BTC, S1, SV_SIDE_BUY, "1", "100"), SV_E_FULL);
     report(w, 1, SV_OS_ACKNOWLEDGED, NULL);
     fill(w, 1, 1, "1", "100");
     report(w, 3, SV_OS_CANCELED, NULL);
@@ -1274,6 +1272,66 @@ static void test_ring_capacity(void **state)
     uint64_t ids[4];
     assert_int_equal(sv_oms_open_orders(w->oms, 0, 0, ids, 4), 3);
     STATS(8, 2, 1, 1, 0, 2, 0);
+}
+
+/* A cancel or an amend sent before the venue acknowledged the order: the venue may still
+ * reject the order itself, and the order must end REJECTED, not hang in a pending state. */
+static void test_reject_while_cancel_or_replace_pending(void **state)
+{
+    world_t *w = *state;
+    int64_t a = submit(w, BTC, S1, SV_SIDE_BUY, "1", "100");
+    assert_int_equal(sv_oms_cancel(w->oms, S1, (uint64_t)a), 0);
+    assert_int_equal(current(w, (uint64_t)a)->status, SV_OS_PENDING_CANCEL);
+    report(w, (uint64_t)a, SV_OS_REJECTED, "insufficient balance");
+    assert_int_equal(current(w, (uint64_t)a)->status, SV_OS_REJECTED);
+    int64_t b = submit(w, BTC, S1, SV_SIDE_BUY, "1", "100");
+    assert_int_equal(amend(w, S1, (uint64_t)b, "2", "101"), b);
+    assert_int_equal(current(w, (uint64_t)b)->status, SV_OS_PENDING_REPLACE);
+    report(w, (uint64_t)b, SV_OS_REJECTED, "tick size");
+    assert_int_equal(current(w, (uint64_t)b)->status, SV_OS_REJECTED);
+    uint64_t ids[4];
+    assert_int_equal(sv_oms_open_orders(w->oms, 0, 0, ids, 4), 0);
+}
+
+/* A venue that confirms the amend of a part-filled order with the order's own status
+ * (PARTIALLY_FILLED, no fill data), as the sim does: the amend takes effect. */
+static void test_replace_confirmed_as_partially_filled(void **state)
+{
+    world_t *w = *state;
+    int64_t id = submit(w, BTC, S1, SV_SIDE_BUY, "2", "100");
+    report(w, (uint64_t)id, SV_OS_ACKNOWLEDGED, NULL);
+    fill(w, (uint64_t)id, 1, "0.5", "100");
+    assert_int_equal(amend(w, S1, (uint64_t)id, "3", "99"), id);
+    sv_exec_report_t r = status_report((uint64_t)id, SV_OS_PARTIALLY_FILLED, NULL);
+    r.qty = fx("3");
+    r.price = fx("99");
+    sv_oms_on_report(w->oms, &r);
+    const sv_order_t *o = current(w, (uint64_t)id);
+    assert_int_equal(o->status, SV_OS_PARTIALLY_FILLED);
+    assert_int_equal(o->qty, fx("3"));
+    assert_int_equal(o->price, fx("99"));
+    assert_int_equal(o->filled_qty, fx("0.5"));
+}
+
+/* An id whose ring slot still holds a live order is skipped: one old GTC order never blocks
+ * order entry, and ids stay unique and increasing. */
+static void test_live_slot_is_skipped(void **state)
+{
+    world_t *w = *state; /* max_orders = 4 */
+    for (int64_t i = 1; i <= 4; i++)
+        assert_int_equal(submit(w, BTC, S1, SV_SIDE_BUY, "1", "100"), i);
+    report(w, 2, SV_OS_REJECTED, "no");
+    report(w, 3, SV_OS_REJECTED, "no");
+    /* id 5 would reuse order 1's slot (live): skipped; 6 and 7 take the slots of 2 and 3 */
+    assert_int_equal(submit(w, BTC, S1, SV_SIDE_BUY, "1", "100"), 6);
+    assert_int_equal(submit(w, BTC, S1, SV_SIDE_BUY, "1", "100"), 7);
+    assert_null(sv_oms_order(w->oms, 5));
+    assert_int_equal(current(w, 1)->client_id, 1);
+    assert_int_equal(current(w, 1)->status, SV_OS_PENDING);
+    assert_int_equal(submit(w, BTC, S1, SV_SIDE_BUY, "1", "100"), SV_E_FULL);
+    /* cancel_all still finds the old order */
+    assert_int_equal(sv_oms_cancel_all(w->oms, S1, 0), 4);
+    assert_int_equal(current(w, 1)->status, SV_OS_PENDING_CANCEL);
 }
 
 /* A venue reason that fills its 96 bytes without a NUL is read within its bounds. */
@@ -1329,6 +1387,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fill_racing_a_pending_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_refused_by_the_oms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replace_refused_by_the_venue, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_slot_is_skipped, setup_small, teardown),
+        cmocka_unit_test_setup_teardown(test_reject_while_cancel_or_replace_pending, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_confirmed_as_partially_filled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ring_capacity, setup_small, teardown),
         cmocka_unit_test_setup_teardown(test_reason_filling_the_field, setup, teardown),
     };
