@@ -136,6 +136,19 @@ int sv_clock_timer_cancel(sv_clock_t *c, int64_t id)
     return SV_E_NOTFOUND;
 }
 
+int sv_clock_timer_cancel_owned(sv_clock_t *c, int64_t id, uint64_t cookie)
+{
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->heap[i].t.id == id) {
+            if (c->heap[i].t.cookie != cookie)
+                return SV_E_NOTFOUND;
+            remove_at(c, i);
+            return SV_OK;
+        }
+    }
+    return SV_E_NOTFOUND;
+}
+
 int sv_clock_timer_cancel_cookie(sv_clock_t *c, uint64_t cookie)
 {
     int k = 0;

@@ -39,6 +39,9 @@ int64_t sv_clock_timer_add(sv_clock_t *c, int64_t due, int64_t period, uint64_t 
 /* Cancels a timer. 0 or SV_E_NOTFOUND. */
 int sv_clock_timer_cancel(sv_clock_t *c, int64_t id);
 
+/* Cancels a timer only if its cookie is `cookie` (its owner's). 0 or SV_E_NOTFOUND. */
+int sv_clock_timer_cancel_owned(sv_clock_t *c, int64_t id, uint64_t cookie);
+
 /* Cancels every timer whose cookie equals `cookie`; returns how many. */
 int sv_clock_timer_cancel_cookie(sv_clock_t *c, uint64_t cookie);
 

@@ -139,7 +139,7 @@ static int parse_bool(const field_t *f, int *out)
 /* AUTO: the first data row's column count decides (0 when it fits neither layout). */
 static int layout_of(int nf)
 {
-    return nf >= 9 ? SV_MD_KLINES : (nf == 6 || nf == 7) ? SV_MD_TRADES : SV_MD_AUTO;
+    return nf == 12 ? SV_MD_KLINES : (nf == 6 || nf == 7) ? SV_MD_TRADES : SV_MD_AUTO;
 }
 
 static int layout_error(const sv_md_reader_t *r, uint64_t line, int nf, sv_diag_t *d)
@@ -272,8 +272,10 @@ static const char *const kline_names[] = {"open_time", "open", "high", "low", "c
 /* Returns 1 event, 2 skipped row, or an error. */
 static int kline(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_t *d)
 {
-    if (nf < 9)
-        BAD("expected 12 kline columns, got %s", nf < 9 ? "fewer than 9" : "?");
+    char cols[16];
+    snprintf(cols, sizeof cols, "%d", nf);
+    if (nf != 12)
+        BAD("expected 12 kline columns, got %s", cols);
     int64_t ot, ct, trades;
     sv_fixed_t v[9];
     if (parse_i64(&f[0], &ot) != 0)
@@ -338,9 +340,11 @@ static int kline(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_
 
 static int trade(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_t *d)
 {
-    if (nf < 6)
-        BAD("expected 6 trade columns (id, price, qty, quote_qty, time, is_buyer_maker), got %s",
-            "fewer");
+    char cols[16];
+    snprintf(cols, sizeof cols, "%d", nf);
+    if (nf != 6 && nf != 7)
+        BAD("expected 6 or 7 trade columns (id, price, qty, quote_qty, time, is_buyer_maker[, "
+            "is_best_match]), got %s", cols);
     int64_t id, t;
     sv_fixed_t px, qty;
     int maker;

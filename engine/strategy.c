@@ -192,8 +192,8 @@ static int64_t api_timer(sv_strategy_host_t *h, uint32_t sid, double ms, int rep
 
 static int api_timer_cancel(sv_strategy_host_t *h, uint32_t sid, int64_t id)
 {
-    (void)sid;
-    return sv_clock_timer_cancel(h->clock, id);
+    /* only the strategy's own timers: another's id is simply not found */
+    return sv_clock_timer_cancel_owned(h->clock, id, sid);
 }
 
 static void api_log(sv_strategy_host_t *h, uint32_t sid, int level, const char *msg)
@@ -454,14 +454,16 @@ static void on_event(void *ud, const sv_event_t *ev)
     int hi = kind_handler[ev->h.kind];
     if (hi < 0)
         return;
+    /* orders, fills and timers belong to one strategy (none when the id is 0 or unknown) */
     uint32_t owner = 0;
+    int owned = 1;
     switch (ev->h.kind) {
     case SV_EV_ORDER: owner = ev->u.order.strategy; break;
     case SV_EV_FILL: owner = ev->u.fill.strategy; break;
     case SV_EV_TIMER: owner = ev->u.timer.strategy; break;
-    default: break;
+    default: owned = 0; break;
     }
-    if (owner) {
+    if (owned) {
         strat_t *s = get(h, owner);
         if (s && s->enabled && s->ref[hi] != LUA_NOREF)
             call(h, s, hi, ev);

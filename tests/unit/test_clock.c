@@ -313,9 +313,26 @@ static void test_timers_on_real_clock(void **state)
     sv_clock_free(c);
 }
 
+/* A timer can only be cancelled by the owner named by its cookie. */
+static void test_cancel_owned(void **state)
+{
+    (void)state;
+    sv_clock_t *c = sv_clock_new(1, 8);
+    int64_t a = sv_clock_timer_add(c, 10, 0, 1), b = sv_clock_timer_add(c, 20, 0, 2);
+    assert_int_equal(sv_clock_timer_cancel_owned(c, a, 2), SV_E_NOTFOUND);
+    assert_int_equal(sv_clock_timer_cancel_owned(c, 999, 1), SV_E_NOTFOUND);
+    assert_int_equal(sv_clock_timer_cancel_owned(c, a, 1), SV_OK);
+    sv_clock_timer_t t;
+    assert_int_equal(sv_clock_timer_pop_due(c, 100, &t), 1);
+    assert_int_equal(t.id, b);
+    assert_int_equal(sv_clock_timer_pop_due(c, 100, &t), 0);
+    sv_clock_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cancel_owned),
         cmocka_unit_test(test_simulated_clock),
         cmocka_unit_test(test_real_clock),
         cmocka_unit_test(test_timers_pop_in_due_order),
