@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "config.h"
 #include "fixed.h"
@@ -25,6 +26,8 @@ struct sv_engine {
     sv_exchange_t venue;
     uint32_t quote_asset;
     int started;
+    uv_loop_t loop; /* I/O of the run (Redis, file watching, API); the trading path never waits on it */
+    int loop_ok;
     /* recorder */
     sv_event_t *rec;
     uint32_t rec_cap, rec_n;
@@ -32,6 +35,15 @@ struct sv_engine {
 };
 
 static int64_t bus_now(void *ud) { return sv_clock_now(ud); }
+
+static void close_handle(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+uv_loop_t *sv_engine_loop(sv_engine_t *e) { return &e->loop; }
 
 /* symbols and assets share one id space; 4095 is far above any venue's listing */
 enum { MAX_IDS = 4096, MAX_ORDERS = 65536 };
@@ -126,6 +138,7 @@ sv_engine_t *sv_engine_new(const sv_engine_options_t *o, sv_diag_t *d)
         return NULL;
     }
     sv_log_init(&e->log, o->log_out, o->log_level);
+    e->loop_ok = uv_loop_init(&e->loop) == 0;
     e->clock = sv_clock_new(o->simulated, 65536);
     e->symbols = sv_intern_new(MAX_IDS - 1, 1 << 20);
     e->texts = sv_intern_new(65536, 4 << 20);
@@ -146,7 +159,7 @@ sv_engine_t *sv_engine_new(const sv_engine_options_t *o, sv_diag_t *d)
     if (ok)
         e->strategies = sv_strategy_host_new(e->bus, e->clock, e->symbols, e->texts, &e->log,
                                              o->script_mem_limit);
-    if (!e->strategies) {
+    if (!e->strategies || !e->loop_ok) {
         sv_engine_free(e);
         sv_diag_set(d, SV_E_NOMEM, "engine: out of memory");
         return NULL;
@@ -253,6 +266,12 @@ void sv_engine_free(sv_engine_t *e)
     if (!e)
         return;
     sv_strategy_host_free(e->strategies);
+    if (e->loop_ok) {
+        /* whatever is still open on the loop (owned by parts freed above) is closed here */
+        uv_walk(&e->loop, close_handle, NULL);
+        uv_run(&e->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&e->loop);
+    }
     sv_sim_free(e->sim);
     sv_oms_free(e->oms);
     sv_portfolio_free(e->portfolio);

@@ -39,6 +39,11 @@ sv_engine_t *sv_engine_new(const sv_engine_options_t *opts, sv_diag_t *diag);
 /* In abi.h: sv_engine_new_sim() = simulated clock, warnings and errors logged to stderr. */
 
 sv_bus_t *sv_engine_bus(sv_engine_t *eng);
+/* The run's libuv loop: I/O that must never block the trading path (the Redis writer, file
+ * watching, servers) lives on it. Replays turn it between events; handles still open when the
+ * engine is freed are closed by it. */
+struct uv_loop_s;
+struct uv_loop_s *sv_engine_loop(sv_engine_t *eng);
 sv_clock_t *sv_engine_clock(sv_engine_t *eng);
 sv_log_t *sv_engine_log(sv_engine_t *eng);
 sv_intern_t *sv_engine_symbols(sv_engine_t *eng);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 typedef struct source {
     sv_md_reader_t *md;
@@ -16,6 +17,9 @@ typedef struct source {
 
 struct sv_replay {
     sv_engine_t *eng;
+    uv_loop_t *loop;
+    uv_timer_t tick; /* wakes the loop when the next event is due (paced replays) */
+    int tick_ok;
     sv_replay_options_t o;
     source_t src[SV_REPLAY_MAX_SOURCES];
     uint32_t n;
@@ -50,6 +54,8 @@ int sv_replay_open(sv_engine_t *eng, const char *const *sources, uint32_t n,
         return sv_diag_set(d, SV_E_NOMEM, "replay: out of memory");
     r->eng = eng;
     r->o = *o;
+    r->loop = sv_engine_loop(eng);
+    r->tick_ok = uv_timer_init(r->loop, &r->tick) == 0;
     if (o->bar_interval_s) {
         r->agg = sv_bar_agg_new(o->bar_interval_s, 65536);
         if (!r->agg) {
@@ -87,6 +93,10 @@ void sv_replay_close(sv_replay_t *r)
     for (uint32_t i = 0; i < r->n; i++)
         sv_md_close(r->src[i].md);
     sv_bar_agg_free(r->agg);
+    if (r->tick_ok) {
+        uv_close((uv_handle_t *)&r->tick, NULL);
+        uv_run(r->loop, UV_RUN_NOWAIT); /* let the close complete before r goes */
+    }
     free(r);
 }
 
@@ -135,6 +145,10 @@ static int64_t wall_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void on_tick(uv_timer_t *t) { (void)t; }
+
+/* Waits until the event at data_ts is due at `speed` times real time. The wait is the loop's:
+ * I/O (Redis, file changes) is served while the replay sleeps. */
 static void pace(sv_replay_t *r, int64_t data_ts, int64_t *data0, int64_t *wall0)
 {
     if (r->o.speed <= 0)
@@ -145,13 +159,23 @@ static void pace(sv_replay_t *r, int64_t data_ts, int64_t *data0, int64_t *wall0
         return;
     }
     int64_t due = *wall0 + (int64_t)((double)(data_ts - *data0) / r->o.speed);
-    /* sleep in slices so a stop request is seen promptly */
+    /* in slices, so a stop request is seen promptly */
     for (int64_t now = wall_ns(); now < due && !(r->o.stop && *r->o.stop); now = wall_ns()) {
         int64_t left = due - now;
         if (left > 100000000)
             left = 100000000;
-        struct timespec ts = {left / 1000000000, left % 1000000000};
-        nanosleep(&ts, NULL);
+        if (r->tick_ok) {
+            uint64_t ms = (uint64_t)(left / 1000000);
+            uv_timer_start(&r->tick, on_tick, ms, 0);
+            uv_run(r->loop, UV_RUN_ONCE);
+            if (ms == 0) { /* sub-millisecond: the loop's timer cannot wait that little */
+                struct timespec ts = {0, left % 1000000};
+                nanosleep(&ts, NULL);
+            }
+        } else {
+            struct timespec ts = {left / 1000000000, left % 1000000000};
+            nanosleep(&ts, NULL);
+        }
     }
 }
 
@@ -184,6 +208,8 @@ int sv_replay_run(sv_replay_t *r, sv_diag_t *d)
             publish(r, &bar);
         }
         publish(r, &ev);
+        if ((r->events & 4095) == 0)
+            uv_run(r->loop, UV_RUN_NOWAIT); /* as fast as possible: still serve the loop's I/O */
         if (r->o.progress && r->events >= next_progress) {
             double f = 0;
             for (uint32_t k = 0; k < r->n; k++)
@@ -199,6 +225,7 @@ int sv_replay_run(sv_replay_t *r, sv_diag_t *d)
     }
     if (r->o.progress)
         r->o.progress(r->o.progress_ud, 1.0, r->events);
+    uv_run(r->loop, UV_RUN_NOWAIT);
     return SV_OK;
 }
 
