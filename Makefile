@@ -3,7 +3,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= 2
 
-.PHONY: all deps build run test bench format lint clean
+.PHONY: all deps build run test bench fuzz format lint clean
 
 all: build
 
@@ -24,6 +24,10 @@ test: deps
 
 bench: build
 	@scripts/bench.sh $(BUILD)
+
+# longer fuzzing than `make test` does: FUZZ_SECONDS per fuzzer, FUZZ_SEED to vary it
+fuzz: build
+	@for f in $(BUILD)/fuzz_*; do $$f -t $${FUZZ_SECONDS:-300} -s $${FUZZ_SEED:-5} -o $(BUILD)/$$(basename $$f)-failure.lua || exit 1; done
 
 format:
 	clang-format -i engine/*.c engine/*.h tests/unit/*.c bench/*.c

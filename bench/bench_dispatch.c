@@ -1,8 +1,15 @@
 /* bench_dispatch: the cost of the strategy hot path.
  *   lua_dispatch_ns          bus publish of a bar -> Lua on_bar reading one field -> return
+ *   lua_dispatch_guarded_ns  the same with the CPU guard on (a 5 ms budget, its watchdog running)
  *   bus_publish_ns           the same publish with no Lua subscriber (the floor)
  *   event_to_signal_p50/p99  market event published -> SignalEvent published by the strategy
  *   allocs_per_event         heap allocations per event on that path, counted
+ *   cpu_guard_overhead_pct   sma_cross behind the whole engine (sim venue), per-event cost with
+ *                            the guard vs without, best of several alternating runs
+ *   cpu_guard_stop_ms        a JIT-compiled `while true do x = x + 1 end` in on_bar under a
+ *                            5 ms budget: event fed -> the call stopped and the strategy
+ *                            disabled (worst of 20; the goal is 2 budgets); also its median and
+ *                            the worst in CPU time of the engine thread (what the budget counts)
  * Strategies are written to a temporary directory; the engine is the real libsilvertine. */
 #include "bench_common.h"
 
@@ -38,6 +45,62 @@ static sv_engine_t *engine_with(const char *file, uint32_t *sym)
     *sym = sv_engine_symbol(e, "BTCUSDT");
     sv_engine_start(e);
     return e;
+}
+
+/* An engine with the sim venue and one BTCUSDT strategy; cpu_budget_ms 0: no guard. */
+static sv_engine_t *sim_engine(const char *file, double cpu_budget_ms, uint32_t *sym)
+{
+    sv_engine_options_t o = {.simulated = 1, .log_out = stderr, .log_level = SV_LOG_ERROR,
+                             .script_cpu_budget_ms = cpu_budget_ms};
+    sv_diag_t d;
+    sv_engine_t *e = sv_engine_new(&o, &d);
+    if (!e || sv_engine_add_instrument(e, "BTCUSDT", "BTC", "USDT", "0.01", "0.00001", "0") != 0 ||
+        sv_engine_set_balance(e, "USDT", "100000000") != 0) {
+        fprintf(stderr, "bench: engine set-up failed\n");
+        exit(1);
+    }
+    sv_sim_config_t sc = {.participation = 1};
+    sv_engine_use_sim(e, &sc);
+    const char *syms[] = {"BTCUSDT"};
+    sv_strategy_spec_t spec = {.name = "bench", .file = file, .symbols = syms, .n_symbols = 1};
+    if (sv_engine_add_strategy(e, &spec, &d) < 0) {
+        fprintf(stderr, "bench: %s\n", d.msg);
+        exit(1);
+    }
+    *sym = sv_engine_symbol(e, "BTCUSDT");
+    sv_engine_start(e);
+    return e;
+}
+
+/* ns per bar of sma_cross behind the whole engine: a random walk, so it trades */
+static double sma_cross_ns(const char *file, double cpu_budget_ms, long n)
+{
+    uint32_t sym;
+    sv_engine_t *e = sim_engine(file, cpu_budget_ms, &sym);
+    sv_event_t ev;
+    uint64_t x = 88172645463325252ull;
+    int64_t px = 4200000000000;
+    int64_t t0 = 0;
+    for (long i = 0; i < n + 100000; i++) {
+        if (i == 100000)
+            t0 = bench_now_ns();
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        px += (int64_t)(x % 2001) * 1000000 - 1000000000;
+        memset(&ev, 0, sizeof ev);
+        ev.h.kind = SV_EV_BAR;
+        ev.h.symbol = sym;
+        ev.h.ts_exchange = 1704067200000000000LL + i * 60000000000LL;
+        ev.u.bar.open = ev.u.bar.high = ev.u.bar.low = ev.u.bar.close = px;
+        ev.u.bar.volume = 100000000000000LL;
+        sv_engine_feed(e, &ev);
+    }
+    double ns = (double)(bench_now_ns() - t0) / (double)n;
+    if (!sv_engine_strategy_enabled(e, 1)) {
+        fprintf(stderr, "bench: sma_cross stopped: %s\n", sv_engine_strategy_error(e, 1));
+        exit(1);
+    }
+    sv_engine_free(e);
+    return ns;
 }
 
 static void make_bar(sv_event_t *ev, uint32_t sym, int64_t i)
@@ -107,7 +170,23 @@ int main(int argc, char **argv)
         for (long i = 0; i < n; i++)
             sv_bus_publish(bus, &ev);
         bench_report("lua_dispatch_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event");
+        /* the same with the guard: a second host whose strategy has a 5 ms budget */
+        sv_strategy_host_t *g = sv_strategy_host_new(bus, clock, syms, texts, &log, 0);
+        sv_strategy_host_set_cpu_budget(g, 5);
+        spec.name = "guarded";
         sv_strategy_host_free(h);
+        if (sv_strategy_load(g, &spec, &d) < 0) {
+            fprintf(stderr, "bench: %s\n", d.msg);
+            return 1;
+        }
+        sv_strategy_start_all(g);
+        for (long i = 0; i < 100000; i++)
+            sv_bus_publish(bus, &ev);
+        t0 = bench_now_ns();
+        for (long i = 0; i < n; i++)
+            sv_bus_publish(bus, &ev);
+        bench_report("lua_dispatch_guarded_ns", (double)(bench_now_ns() - t0) / (double)n, "ns/event (CPU guard on)");
+        sv_strategy_host_free(g);
         sv_bus_free(bus);
         sv_intern_free(syms);
         sv_intern_free(texts);
@@ -170,6 +249,55 @@ int main(int argc, char **argv)
         bench_report("allocs_per_event", (double)allocs / (double)n, "heap allocations/event");
         free(l.samples);
         sv_engine_free(e);
+        remove(f);
+    }
+
+    /* the guard's cost on a real strategy: sma_cross, best of alternating runs */
+    {
+        const char *root = getenv("SV_SOURCE_DIR") ? getenv("SV_SOURCE_DIR") : SV_SOURCE_DIR;
+        char f[1024];
+        snprintf(f, sizeof f, "%s/strategies/sma_cross.lua", root);
+        long m = n / 2 > 100000 ? n / 2 : 100000;
+        double plain = 1e30, guarded = 1e30;
+        for (int r = 0; r < 5; r++) {
+            double a = sma_cross_ns(f, 0, m), b = sma_cross_ns(f, 5, m);
+            plain = a < plain ? a : plain;
+            guarded = b < guarded ? b : guarded;
+        }
+        bench_report("sma_cross_event_ns", plain, "ns/event (full engine, no CPU guard)");
+        bench_report("sma_cross_event_guarded_ns", guarded, "ns/event (full engine, 5 ms CPU budget)");
+        bench_report("cpu_guard_overhead_pct", (guarded - plain) / plain * 100, "% per event (goal <= 5)");
+    }
+
+    /* a runaway handler: how long until it is stopped */
+    {
+        const char *f = write_strategy("runaway", "local S = {}\n"
+                                                  "function S.on_bar(ctx, bar)\n"
+                                                  "  if bar.close > 0 then local x = 0 while true do x = x + 1 end end\n"
+                                                  "end\nreturn S\n");
+        int64_t worst = 0, worst_cpu = 0, samples[20];
+        for (int r = 0; r < 20; r++) {
+            uint32_t sym;
+            sv_engine_t *e = sim_engine(f, 5, &sym);
+            make_bar(&ev, sym, r);
+            struct timespec c0, c1;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+            int64_t t0 = bench_now_ns();
+            sv_engine_feed(e, &ev);
+            samples[r] = bench_now_ns() - t0;
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+            int64_t cpu = (c1.tv_sec - c0.tv_sec) * 1000000000LL + (c1.tv_nsec - c0.tv_nsec);
+            worst_cpu = cpu > worst_cpu ? cpu : worst_cpu;
+            if (sv_engine_strategy_enabled(e, 1) || !strstr(sv_engine_strategy_error(e, 1), "CPU budget of 5 ms")) {
+                fprintf(stderr, "bench: the runaway was not stopped: %s\n", sv_engine_strategy_error(e, 1));
+                return 1;
+            }
+            worst = samples[r] > worst ? samples[r] : worst;
+            sv_engine_free(e);
+        }
+        bench_report("cpu_guard_stop_ms", (double)worst / 1e6, "ms, worst of 20 (budget 5 ms, goal <= 10)");
+        bench_report("cpu_guard_stop_p50_ms", (double)bench_percentile(samples, 20, 50) / 1e6, "ms, median of 20");
+        bench_report("cpu_guard_stop_cpu_ms", (double)worst_cpu / 1e6, "ms of the engine thread's CPU time, worst of 20");
         remove(f);
     }
     return 0;

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* SV_CDEF_BEGIN */
-enum { SV_ABI_VERSION = 1 };
+enum { SV_ABI_VERSION = 2 };
 
 /* Fixed point: 1 unit = 1e-8. */
 typedef int64_t sv_fixed_t;
@@ -233,6 +233,29 @@ typedef struct sv_position_view {
     sv_fixed_t unrealized_pnl;
 } sv_position_view_t;
 
+/* Protective orders the core keeps for a position (stop loss, trailing stop, take profits):
+ * prices are absolute; a *_pct is a percentage of the entry price (0 = not set). */
+enum { SV_PROTECT_LEVELS = 4 };
+typedef struct sv_protect_spec {
+    double stop_loss;          /* price */
+    double stop_loss_pct;
+    double trailing_pct;       /* trailing stop distance from the best price since entry */
+    double take_profit[4];     /* prices, or 0 */
+    double take_profit_pct[4];
+    double take_profit_fraction[4]; /* share of the position each level closes; 0 = all that is left */
+    uint32_t n_take_profit;
+    uint32_t pad;
+} sv_protect_spec_t;
+
+/* What position sizing needs to know about a symbol (ctx.size). */
+typedef struct sv_size_info {
+    double equity;            /* account equity in the quote asset */
+    double lot;               /* quantity step (0: unknown) */
+    double max_order_qty;     /* risk limits in force (0: none) */
+    double max_order_notional;
+    double size_factor;       /* 1.0 unless a risk "reduce" action is in force */
+} sv_size_info_t;
+
 /* Flags in sv_event_header_t.flags. */
 enum {
     SV_EVF_REMOTE = 1, /* arrived from another engine or a replay; not re-published to a backend */
@@ -263,7 +286,31 @@ typedef struct sv_ctx_api {
     const char *(*symbol_name)(sv_strategy_host_t *host, uint32_t id);
     const char *(*text)(sv_strategy_host_t *host, uint32_t id);
     const char *(*last_error)(sv_strategy_host_t *host);
+    /* attaches protective orders to the position an order (signal_id) opens or adds to;
+     * signal_id 0 only checks the spec (ctx does that before it sends the order) */
+    int (*protect)(sv_strategy_host_t *host, uint32_t sid, uint32_t symbol, uint64_t signal_id,
+                   const sv_protect_spec_t *spec);
+    int (*size_info)(sv_strategy_host_t *host, uint32_t sid, uint32_t symbol, sv_size_info_t *out);
 } sv_ctx_api_t;
+
+/* The risk-rule side of the FFI interface: what lua/silvertine/rule.lua calls for a custom
+ * risk rule's ctx (read access only: positions, open orders, recent market data). */
+typedef struct sv_rules sv_rules_t;
+
+typedef struct sv_rule_api {
+    /* account position on a symbol: qty and average entry price */
+    int (*position)(sv_rules_t *host, uint32_t symbol, double *qty, double *avg_price);
+    /* the last trade (kind SV_EV_TRADE), quote (SV_EV_QUOTE) or bar (SV_EV_BAR) seen for a
+     * symbol, copied into *out; 0, or SV_E_NOTFOUND when none yet */
+    int (*last)(sv_rules_t *host, uint32_t symbol, int kind, sv_event_t *out);
+    /* open orders of a symbol (0: every symbol): up to max copied into out; returns the count */
+    uint32_t (*open_orders)(sv_rules_t *host, uint32_t symbol, sv_order_t *out, uint32_t max);
+    uint32_t (*symbol_id)(sv_rules_t *host, const char *name);
+    const char *(*symbol_name)(sv_rules_t *host, uint32_t id);
+    const char *(*strategy_name)(sv_rules_t *host, uint32_t sid);
+    int64_t (*now)(sv_rules_t *host);
+    void (*log)(sv_rules_t *host, uint32_t rule, int level, const char *msg);
+} sv_rule_api_t;
 
 /* The library side, for tools and for busted specs that drive the real core through FFI
  * (lua/silvertine/testing.lua). */
@@ -289,6 +336,8 @@ typedef struct sv_strategy_spec {
     uint32_t n_symbols;
     const sv_param_t *params;
     uint32_t n_params;
+    double cpu_budget_ms;   /* CPU time per handler call; 0: the engine's default, < 0: no limit */
+    double memory_limit_mb; /* cap of the script's Lua heap; 0: the engine's default, < 0: none */
 } sv_strategy_spec_t;
 
 typedef struct sv_engine sv_engine_t;
@@ -334,8 +383,19 @@ int sv_engine_use_sim(sv_engine_t *eng, const sv_sim_config_t *cfg);
 int sv_engine_position(sv_engine_t *eng, uint32_t sid, uint32_t symbol, sv_position_view_t *out);
 double sv_engine_balance(sv_engine_t *eng, const char *asset);
 int sv_engine_cancel_all(sv_engine_t *eng, uint32_t sid, uint32_t symbol);
+/* Adds a custom risk rule script (check(ctx, order) -> true | false, reason), run after the C
+ * checks. Returns its id (>= 1) or a negative code with diag ("file:line: ..."). */
+int sv_engine_add_rule(sv_engine_t *eng, const char *name, const char *file, const sv_param_t *params,
+                       uint32_t n_params, sv_diag_t *diag);
 int sv_engine_strategy_enabled(sv_engine_t *eng, uint32_t sid);
 const char *sv_engine_strategy_error(sv_engine_t *eng, uint32_t sid);
+/* Protective orders every position the strategy opens gets unless an order names its own (its
+ * config's `protect:` section); NULL clears them. 0, or SV_E_INVAL / SV_E_RANGE with diag (may
+ * be NULL) saying why. */
+int sv_engine_protect_defaults(sv_engine_t *eng, uint32_t sid, const sv_protect_spec_t *spec, sv_diag_t *diag);
+/* 1 when a strategy's CPU budget also stops JIT-compiled loops (LuaJIT built with
+ * LUAJIT_ENABLE_CHECKHOOK), 0 when only interpreted code can be stopped. */
+int sv_script_guard_stops_jit(void);
 /* SV_CDEF_END */
 
 /* The text between the markers above, for ffi.cdef. Declared outside the cdef text so that a

@@ -12,6 +12,12 @@
 static const char *const modes[] = {"backtest", "paper", "live", NULL};
 static const char *const bus_backends[] = {"memory", "redis", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+static const char *const redis_overflow[] = {"block", "drop_oldest", "halt", NULL};
+static const char *const redis_on_down[] = {"fail", "wait", NULL};
+static const char *const data_sources[] = {"files", "redis", NULL};
+
+/* more cluster seeds, "host:port"; bus_redis.c checks the form */
+static const sv_cfg_field_t redis_node = {.key = "nodes[]", .kind = SV_CFG_K_STRING, .flags = SV_CFG_UNIQUE};
 
 static const sv_cfg_field_t redis_fields[] = {
     {.key = "host", .kind = SV_CFG_K_STRING, .def = "127.0.0.1"},
@@ -20,6 +26,21 @@ static const sv_cfg_field_t redis_fields[] = {
     {.key = "db", .kind = SV_CFG_K_INT, .def = "0", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 15},
     {.key = "prefix", .kind = SV_CFG_K_STRING, .def = "silvertine"},
     {.key = "maxlen", .kind = SV_CFG_K_INT, .def = "1000000", .flags = SV_CFG_GE, .min = 0},
+    {.key = "buffer", .kind = SV_CFG_K_INT, .def = "65536", .flags = SV_CFG_GE | SV_CFG_LE, .min = 16, .max = 16777216},
+    {.key = "overflow", .kind = SV_CFG_K_ENUM, .values = redis_overflow, .def = "block"},
+    {.key = "on_down", .kind = SV_CFG_K_ENUM, .values = redis_on_down, .def = "fail"},
+    {.key = "timeout_ms", .kind = SV_CFG_K_INT, .def = "5000", .flags = SV_CFG_GE | SV_CFG_LE, .min = 100, .max = 600000},
+    {.key = "backoff_ms", .kind = SV_CFG_K_INT, .def = "100", .flags = SV_CFG_GE | SV_CFG_LE, .min = 10, .max = 600000},
+    {.key = "backoff_max_ms", .kind = SV_CFG_K_INT, .def = "5000", .flags = SV_CFG_GE | SV_CFG_LE, .min = 10, .max = 600000},
+    {.key = "pipeline", .kind = SV_CFG_K_INT, .def = "1024", .flags = SV_CFG_GE | SV_CFG_LE, .min = 1, .max = 65536},
+    {.key = "drain_ms", .kind = SV_CFG_K_INT, .def = "5000", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 600000},
+    {.key = "cluster", .kind = SV_CFG_K_BOOL, .def = "false"},
+    {.key = "nodes", .kind = SV_CFG_K_LIST, .item = &redis_node},
+    {.key = "group", .kind = SV_CFG_K_STRING, .def = "silvertine"},
+    {.key = "consumer", .kind = SV_CFG_K_STRING},
+    {.key = "group_start", .kind = SV_CFG_K_STRING, .def = "$"},
+    {.key = "claim_idle_ms", .kind = SV_CFG_K_INT, .def = "30000", .flags = SV_CFG_GE | SV_CFG_LE, .min = 100, .max = 86400000},
+    {.key = "batch", .kind = SV_CFG_K_INT, .def = "256", .flags = SV_CFG_GE | SV_CFG_LE, .min = 1, .max = 1000},
     {0}};
 
 static const sv_cfg_field_t bus_fields[] = {
@@ -32,6 +53,7 @@ static const sv_cfg_field_t bus_fields[] = {
 static const sv_cfg_field_t data_file = {.key = "files[]", .kind = SV_CFG_K_STRING};
 
 static const sv_cfg_field_t data_fields[] = {
+    {.key = "source", .kind = SV_CFG_K_ENUM, .values = data_sources, .def = "files"},
     {.key = "files", .kind = SV_CFG_K_LIST, .item = &data_file},
     {.key = "from", .kind = SV_CFG_K_STRING},
     {.key = "to", .kind = SV_CFG_K_STRING},
@@ -126,19 +148,110 @@ static const sv_cfg_field_t exchange_schema = {.key = "exchange", .kind = SV_CFG
 
 /* ---- risk: config/risk/<name>.yaml ---- */
 
+static const char *const risk_actions[] = {"alert", "reduce", "block", "flatten_halt", NULL};
+static const char *const weekdays[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+
 static const sv_cfg_field_t limits_fields[] = {
     {.key = "max_order_qty", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
     {.key = "max_order_notional", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
     {.key = "max_position_qty", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
-    {.key = "max_open_orders", .kind = SV_CFG_K_INT, .flags = SV_CFG_GE, .min = 1},
+    {.key = "max_position_notional", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
+    {.key = "max_open_orders", .kind = SV_CFG_K_INT, .flags = SV_CFG_GE | SV_CFG_LE, .min = 1, .max = 256},
+    {.key = "price_band_bps", .kind = SV_CFG_K_INT, .flags = SV_CFG_GT, .min = 0},
+    {.key = "min_price", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
+    {.key = "max_price", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
+    {.key = "duplicate_window_ms", .kind = SV_CFG_K_INT, .flags = SV_CFG_GT, .min = 0},
     {0}};
 
 static const sv_cfg_field_t symbol_limits = {.key = "symbols.*", .kind = SV_CFG_K_MAP, .fields = limits_fields};
 
+static const sv_cfg_field_t rate_fields[] = {
+    {.key = "per_second", .kind = SV_CFG_K_INT, .flags = SV_CFG_GT, .min = 0},
+    {.key = "per_minute", .kind = SV_CFG_K_INT, .flags = SV_CFG_GT, .min = 0},
+    {0}};
+
+static const sv_cfg_field_t allowed_symbol = {.key = "allowed_symbols[]", .kind = SV_CFG_K_STRING, .flags = SV_CFG_UNIQUE};
+
+static const sv_cfg_field_t account_fields[] = {
+    {.key = "max_gross_exposure", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0},
+    {.key = "rate_limit", .kind = SV_CFG_K_MAP, .fields = rate_fields},
+    {.key = "self_trade_prevention", .kind = SV_CFG_K_BOOL, .def = "true"},
+    {.key = "allowed_symbols", .kind = SV_CFG_K_LIST, .min_len = 1, .item = &allowed_symbol},
+    {0}};
+
+static const sv_cfg_field_t trading_day = {.key = "days[]", .kind = SV_CFG_K_ENUM, .values = weekdays, .flags = SV_CFG_UNIQUE};
+
+static const sv_cfg_field_t hours_fields[] = {
+    {.key = "start", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED},
+    {.key = "end", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED},
+    {.key = "days", .kind = SV_CFG_K_LIST, .min_len = 1, .item = &trading_day},
+    {.key = "no_trade_after_open_min", .kind = SV_CFG_K_INT, .def = "0", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 1440},
+    {.key = "no_trade_before_close_min", .kind = SV_CFG_K_INT, .def = "0", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 1440},
+    {0}};
+
+static const sv_cfg_field_t loss_fields[] = {
+    {.key = "limit", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_REQUIRED | SV_CFG_GT, .min = 0},
+    {.key = "action", .kind = SV_CFG_K_ENUM, .values = risk_actions, .flags = SV_CFG_REQUIRED},
+    {.key = "factor", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 1},
+    {0}};
+
+static const sv_cfg_field_t tier_fields[] = {
+    {.key = "at_pct", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_REQUIRED | SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 100},
+    {.key = "action", .kind = SV_CFG_K_ENUM, .values = risk_actions, .flags = SV_CFG_REQUIRED},
+    {.key = "factor", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 1},
+    {0}};
+
+static const sv_cfg_field_t tier = {.key = "drawdown[]", .kind = SV_CFG_K_MAP, .fields = tier_fields};
+
+static const sv_cfg_field_t breaker_fields[] = {
+    {.key = "loss_pct", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_REQUIRED | SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 100},
+    {.key = "window_min", .kind = SV_CFG_K_INT, .flags = SV_CFG_REQUIRED | SV_CFG_GE | SV_CFG_LE, .min = 1, .max = 10080},
+    {.key = "action", .kind = SV_CFG_K_ENUM, .values = risk_actions, .flags = SV_CFG_REQUIRED},
+    {.key = "factor", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 1},
+    {0}};
+
+static const sv_cfg_field_t count_fields[] = {
+    {.key = "count", .kind = SV_CFG_K_INT, .flags = SV_CFG_REQUIRED | SV_CFG_GE | SV_CFG_LE, .min = 1, .max = 1000000},
+    {.key = "action", .kind = SV_CFG_K_ENUM, .values = risk_actions, .flags = SV_CFG_REQUIRED},
+    {.key = "factor", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 1},
+    {0}};
+
+static const sv_cfg_field_t monitor_fields[] = {
+    {.key = "interval_ms", .kind = SV_CFG_K_INT, .def = "1000", .flags = SV_CFG_GE, .min = 0},
+    {.key = "daily_loss", .kind = SV_CFG_K_MAP, .fields = loss_fields},
+    {.key = "weekly_loss", .kind = SV_CFG_K_MAP, .fields = loss_fields},
+    {.key = "monthly_loss", .kind = SV_CFG_K_MAP, .fields = loss_fields},
+    {.key = "drawdown", .kind = SV_CFG_K_LIST, .min_len = 1, .item = &tier},
+    {.key = "circuit_breaker", .kind = SV_CFG_K_MAP, .fields = breaker_fields},
+    {.key = "consecutive_losses", .kind = SV_CFG_K_MAP, .fields = count_fields},
+    {.key = "trades_per_hour", .kind = SV_CFG_K_MAP, .fields = count_fields},
+    {.key = "trades_per_day", .kind = SV_CFG_K_MAP, .fields = count_fields},
+    {0}};
+
+static const sv_cfg_field_t kill_fields[] = {
+    {.key = "file", .kind = SV_CFG_K_STRING, .def = "var/kill_switch", .flags = SV_CFG_PATH},
+    {0}};
+
+static const sv_cfg_field_t rule_param = {.key = "params.*", .kind = SV_CFG_K_SCALAR};
+
+static const sv_cfg_field_t rule_fields[] = {
+    {.key = "name", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED | SV_CFG_UNIQUE},
+    {.key = "file", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED | SV_CFG_PATH},
+    {.key = "params", .kind = SV_CFG_K_DICT, .item = &rule_param},
+    {0}};
+
+static const sv_cfg_field_t rule_item = {.key = "rules[]", .kind = SV_CFG_K_MAP, .fields = rule_fields};
+
 static const sv_cfg_field_t risk_fields[] = {
     {.key = "name", .kind = SV_CFG_K_STRING},
+    {.key = "timezone", .kind = SV_CFG_K_STRING, .def = "UTC"},
     {.key = "defaults", .kind = SV_CFG_K_MAP, .fields = limits_fields},
     {.key = "symbols", .kind = SV_CFG_K_DICT, .item = &symbol_limits},
+    {.key = "account", .kind = SV_CFG_K_MAP, .fields = account_fields, .flags = SV_CFG_FILL},
+    {.key = "trading_hours", .kind = SV_CFG_K_MAP, .fields = hours_fields},
+    {.key = "monitors", .kind = SV_CFG_K_MAP, .fields = monitor_fields, .flags = SV_CFG_FILL},
+    {.key = "kill_switch", .kind = SV_CFG_K_MAP, .fields = kill_fields, .flags = SV_CFG_FILL},
+    {.key = "rules", .kind = SV_CFG_K_LIST, .item = &rule_item},
     {0}};
 
 static const sv_cfg_field_t risk_schema = {.key = "risk", .kind = SV_CFG_K_MAP, .fields = risk_fields};
@@ -148,12 +261,29 @@ static const sv_cfg_field_t risk_schema = {.key = "risk", .kind = SV_CFG_K_MAP, 
 static const sv_cfg_field_t strategy_symbol = {.key = "symbols[]", .kind = SV_CFG_K_STRING, .flags = SV_CFG_UNIQUE};
 static const sv_cfg_field_t param = {.key = "params.*", .kind = SV_CFG_K_SCALAR};
 
+/* protective orders for every position the strategy opens (protect.h); the engine also checks
+ * that there are at most 4 levels, no more fractions than levels, and fractions adding up to <= 1 */
+static const sv_cfg_field_t tp_pct = {.key = "take_profit_pct[]", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT, .min = 0};
+static const sv_cfg_field_t tp_fraction = {
+    .key = "take_profit_fraction[]", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 1};
+
+static const sv_cfg_field_t protect_fields[] = {
+    {.key = "stop_loss_pct", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 100},
+    {.key = "trailing_pct", .kind = SV_CFG_K_NUMBER, .flags = SV_CFG_GT | SV_CFG_LT, .min = 0, .max = 100},
+    {.key = "take_profit_pct", .kind = SV_CFG_K_LIST, .min_len = 1, .item = &tp_pct},
+    {.key = "take_profit_fraction", .kind = SV_CFG_K_LIST, .min_len = 1, .item = &tp_fraction},
+    {0}};
+
 static const sv_cfg_field_t strategy_fields[] = {
     {.key = "name", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED},
     {.key = "file", .kind = SV_CFG_K_STRING, .flags = SV_CFG_REQUIRED | SV_CFG_PATH},
     {.key = "symbols", .kind = SV_CFG_K_LIST, .flags = SV_CFG_REQUIRED, .min_len = 1, .item = &strategy_symbol},
     {.key = "enabled", .kind = SV_CFG_K_BOOL, .def = "true"},
     {.key = "params", .kind = SV_CFG_K_DICT, .item = &param},
+    /* defaults: SV_STRATEGY_CPU_BUDGET_MS and SV_STRATEGY_MEMORY_LIMIT_MB (strategy.h); 0 = no limit */
+    {.key = "cpu_budget_ms", .kind = SV_CFG_K_NUMBER, .def = "5", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 60000},
+    {.key = "memory_limit_mb", .kind = SV_CFG_K_NUMBER, .def = "64", .flags = SV_CFG_GE | SV_CFG_LE, .min = 0, .max = 65536},
+    {.key = "protect", .kind = SV_CFG_K_MAP, .fields = protect_fields},
     {0}};
 
 static const sv_cfg_field_t strategy_schema = {.key = "strategy", .kind = SV_CFG_K_MAP, .fields = strategy_fields};

@@ -3,10 +3,11 @@
  *
  * The trading loop, in subscription order on the bus:
  *   market data -> venue matching (sim; the fills it reports are delivered first)
- *               -> portfolio marks -> strategies
- *   signal      -> risk (a pass-through until the risk engine lands) -> OMS -> venue
- *   fill        -> portfolio (then a POSITION event) -> strategies (on_fill)
- *   order       -> strategies (on_order)
+ *               -> portfolio marks -> risk -> protective orders (exits go straight to the OMS)
+ *               -> strategies
+ *   signal      -> risk (pre-trade checks; a rejection is a REJECTED order) -> OMS -> venue
+ *   fill        -> portfolio (then a POSITION event) -> risk -> protective orders -> strategies (on_fill)
+ *   order       -> risk -> protective orders -> strategies (on_order)
  * Venue reports are applied by the OMS, which publishes ORDER and FILL events.
  *
  * Market data enters through sv_engine_feed(): on a simulated clock the engine first moves
@@ -31,6 +32,7 @@ typedef struct sv_engine_options {
     FILE *log_out;          /* NULL: no log */
     int log_level;          /* sv_log_level_t */
     size_t script_mem_limit; /* bytes per script; 0: none */
+    double script_cpu_budget_ms; /* CPU time per strategy handler call; 0: none */
     uint32_t bus_queue;     /* re-entrant publish ring; 0: default 65536 */
 } sv_engine_options_t;
 
@@ -53,6 +55,16 @@ struct sv_oms;
 struct sv_portfolio;
 struct sv_instruments;
 struct sv_oms *sv_engine_oms(sv_engine_t *eng);
+struct sv_risk;
+struct sv_risk_config;
+/* Replaces the risk configuration (the engine starts with every check off). When the config
+ * names a kill switch file, the engine's loop watches it. 0, SV_E_CONFIG (unknown time zone)
+ * or SV_E_NOMEM. */
+int sv_engine_use_risk(sv_engine_t *eng, const struct sv_risk_config *cfg);
+struct sv_risk *sv_engine_risk(sv_engine_t *eng);
+/* The protective orders (protect.h): stop loss, trailing stop and take profit kept per position. */
+struct sv_protect;
+struct sv_protect *sv_engine_protect(sv_engine_t *eng);
 struct sv_portfolio *sv_engine_portfolio(sv_engine_t *eng);
 struct sv_instruments *sv_engine_instruments(sv_engine_t *eng);
 /* The asset equity is counted in (the quote asset of the first instrument); 0 when none. */
@@ -61,6 +73,16 @@ uint32_t sv_engine_quote_asset(sv_engine_t *eng);
 /* Loads every enabled strategy named by a loaded config (strategies.N: name, file, symbols,
  * params) and interns the exchange's symbols. Returns 0 or the first error, with diag naming
  * the config file and place, or the script's file:line. */
+/* Attaches the Redis Streams backend (bus_redis.h) to the bus: connects on the engine's loop
+ * (waiting or failing as o->on_down says) and from then on mirrors every event published
+ * without SV_EVF_REMOTE. sv_engine_free() drains it (bus.redis.drain_ms) and closes it. 0 or
+ * an error with diag filled (SV_E_CONFIG: wrong password or db; SV_E_IO: Redis unreachable). */
+struct sv_redis_options;
+struct sv_bus_redis;
+int sv_engine_use_redis(sv_engine_t *eng, const struct sv_redis_options *o, sv_diag_t *diag);
+/* The attached Redis writer, or NULL. */
+struct sv_bus_redis *sv_engine_redis(sv_engine_t *eng);
+
 struct sv_config;
 int sv_engine_load_config(sv_engine_t *eng, const struct sv_config *cfg, sv_diag_t *diag);
 

@@ -3,6 +3,7 @@
  *
  * Exit codes: 0 success, 1 runtime failure (data, scripts, I/O), 2 usage or config error. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include "config.h"
 #include "engine.h"
 #include "fixed.h"
+#include "redis_source.h"
 #include "replay.h"
+#include "risk.h"
 #include "session.h"
 
 enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
@@ -37,6 +40,8 @@ static int cmd_version(int argc, char **argv);
 static int cmd_config(int argc, char **argv);
 static int cmd_run(int argc, char **argv);
 static int cmd_backtest(int argc, char **argv);
+static int cmd_replay(int argc, char **argv);
+static int cmd_kill_switch(int argc, char **argv);
 
 static const cmd_t commands[] = {
     {"backtest", cmd_backtest, "backtest the configured strategies on historical data",
@@ -69,7 +74,25 @@ static const cmd_t commands[] = {
      "  --speed X           replay speed factor (overrides data.speed)\n"
      "  --from T, --to T    only data in [T, T)\n"
      "  --bars N            aggregate trades into N-second bars (default 60)\n"
-     "  --quiet             no line per fill\n"},
+     "  --quiet             no line per fill\n"
+     "  --source S          files (data.files) or redis: live market data from the Redis stream\n"
+     "                      {prefix}:market_data as a consumer of bus.redis.group (overrides data.source)\n"
+     "  --idle-exit S       with redis: stop after S seconds without new market data\n"},
+    {"replay", cmd_replay, "replay market data recorded in Redis through the strategies",
+     "usage: silvertine replay -c CONFIG --from ID|TIME [--to ID|TIME] [--quiet]\n"
+     "\n"
+     "Reads the Redis stream {prefix}:market_data (bus.redis of CONFIG) from --from to --to (or its\n"
+     "end) and runs it through the strategies, the risk stage and the simulated exchange as fast\n"
+     "as the CPU allows; prints a line per fill and the final positions. Nothing is written back\n"
+     "to Redis. Entries that cannot be decoded are skipped, counted and logged with their id.\n"
+     "\n"
+     "  -c, --config FILE   environment file with bus.redis\n"
+     "  --from ID|TIME      first entry: a stream id (1700000000000-0, or epoch ms) or the UTC time\n"
+     "                      it was written, YYYY-MM-DD[THH:MM[:SS]]; '-' for the beginning\n"
+     "  --to ID|TIME        last entry (inclusive); default: the end of the stream\n"
+     "  --quiet             no line per fill\n"
+     "\n"
+     "Exit status: 0 done, 1 Redis or runtime error, 2 usage or config error.\n"},
     {"config", cmd_config, "check a configuration and print it resolved",
      "usage: silvertine config check -c CONFIG\n"
      "\n"
@@ -77,6 +100,15 @@ static const cmd_t commands[] = {
      "substitutes ${VAR} and ${VAR:-default} from the environment, validates everything against\n"
      "the schema and prints the resolved configuration with secrets shown as ***.\n"
      "Exit status 0 when valid, 2 on any configuration error (one line: file:line:column: key: reason).\n"},
+    {"kill-switch", cmd_kill_switch, "engage, reset or show the kill switch of a (running) engine",
+     "usage: silvertine kill-switch on|off|status -c CONFIG [--reason TEXT]\n"
+     "\n"
+     "The kill switch is the state file named by the risk config (kill_switch.file, default\n"
+     "var/kill_switch under the project root). `on` writes it: every engine running with that\n"
+     "config sees it within 200 ms, cancels every open order and refuses new ones until `off`\n"
+     "removes it. Because the state is the file, it survives a restart. A flatten_halt risk\n"
+     "action engages it too; `off` also clears that halt. Backtests ignore the file.\n"
+     "Exit status: 0 done (status: 0 reset, 3 engaged), 1 the file cannot be written, 2 usage or config error.\n"},
     {"version", cmd_version, "print the version and the ABI version",
      "usage: silvertine version\n"},
 };
@@ -151,6 +183,14 @@ static int cmd_config(int argc, char **argv)
     int rc = load_config(file, &cfg);
     if (rc)
         return rc;
+    /* what the schema cannot say about bus.redis (a prefix with braces, db in a cluster) */
+    sv_redis_options_t ro;
+    sv_diag_t d;
+    if (sv_redis_options_from_config(sv_config_root(cfg), &ro, &d) != 0) {
+        fprintf(stderr, "%s\n", d.msg);
+        sv_config_free(cfg);
+        return EXIT_USAGE;
+    }
     sv_config_dump(cfg, stdout);
     fprintf(stderr, "%s: ok\n", file);
     sv_config_free(cfg);
@@ -178,6 +218,54 @@ static int64_t parse_time(const char *s)
     if (!rest || (*rest && strcmp(rest, "Z") != 0))
         return -1;
     return (int64_t)timegm(&tm) * 1000000000;
+}
+
+static int cmd_kill_switch(int argc, char **argv)
+{
+    const char *file = NULL, *reason = "operator command";
+    if (argc < 2 || (strcmp(argv[1], "on") && strcmp(argv[1], "off") && strcmp(argv[1], "status")))
+        return usage_error("kill-switch", "expected on, off or status, got '%s'", argc < 2 ? "" : argv[1]);
+    for (int i = 2; i < argc; i++) {
+        if ((!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config")) && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--reason") && i + 1 < argc)
+            reason = argv[++i];
+        else
+            return usage_error("kill-switch", "unexpected argument '%s'", argv[i]);
+    }
+    if (!file)
+        return usage_error("kill-switch", "%s", "-c CONFIG is required");
+    sv_config_t *cfg;
+    int rc = load_config(file, &cfg);
+    if (rc)
+        return rc;
+    sv_risk_config_t rcfg;
+    memset(&rcfg, 0, sizeof rcfg);
+    snprintf(rcfg.kill_switch_file, sizeof rcfg.kill_switch_file, "%s",
+             sv_cfg_str(sv_config_root(cfg), "risk.kill_switch.file", ""));
+    sv_config_free(cfg);
+    sv_risk_env_t env;
+    memset(&env, 0, sizeof env);
+    sv_risk_t *r = sv_risk_new(&rcfg, &env, 1);
+    if (!r) {
+        fprintf(stderr, "silvertine kill-switch: out of memory\n");
+        return EXIT_RUNTIME;
+    }
+    if (!strcmp(argv[1], "status")) {
+        int on = sv_risk_kill_switch_engaged(r);
+        printf("kill switch %s (%s)\n", on ? "ENGAGED" : "reset", rcfg.kill_switch_file);
+        sv_risk_free(r);
+        return on ? 3 : 0;
+    }
+    int on = !strcmp(argv[1], "on");
+    rc = sv_risk_kill_switch(r, on, reason);
+    sv_risk_free(r);
+    if (rc) {
+        fprintf(stderr, "silvertine kill-switch: %s: %s\n", rcfg.kill_switch_file, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    printf("kill switch %s (%s)\n", on ? "ENGAGED" : "reset", rcfg.kill_switch_file);
+    return 0;
 }
 
 /* Options shared by `run` and `backtest`. */
@@ -221,7 +309,16 @@ static int parse_session(const char *cmd, int argc, char **argv, sv_session_opti
             o->bar_interval_s = (uint32_t)b;
         } else if (!strcmp(a, "--out") && o->mode == SV_SESSION_BACKTEST)
             o->out_dir = v;
-        else
+        else if (!strcmp(a, "--source") && o->mode == SV_SESSION_PAPER) {
+            if (strcmp(v, "files") && strcmp(v, "redis"))
+                return usage_error(cmd, "--source must be files or redis, got '%s'", v);
+            o->source = v[0] == 'f' ? SV_SOURCE_FILES : SV_SOURCE_REDIS;
+        } else if (!strcmp(a, "--idle-exit") && o->mode == SV_SESSION_PAPER) {
+            char *end;
+            o->idle_exit_s = strtod(v, &end);
+            if (*end || !(o->idle_exit_s > 0))
+                return usage_error(cmd, "--idle-exit must be a number of seconds > 0, got '%s'", v);
+        } else
             return usage_error(cmd, "unknown option '%s'", a);
     }
     if (!o->config_path)
@@ -254,6 +351,38 @@ static int cmd_run(int argc, char **argv)
     sv_session_options_t o = {.mode = SV_SESSION_PAPER, .speed = -1, .print_fills = 1, .log_level = -1};
     int rc = parse_session("run", argc, argv, &o, data);
     return rc ? rc : session(&o);
+}
+
+static int cmd_replay(int argc, char **argv)
+{
+    static char from[64], to[64];
+    sv_session_options_t o = {.mode = SV_SESSION_PAPER, .speed = 0, .print_fills = 1, .log_level = -1,
+                              .source = SV_SOURCE_REDIS_RANGE};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quiet")) {
+            o.print_fills = 0;
+            continue;
+        }
+        if (!v)
+            return usage_error("replay", "%s needs a value", a);
+        i++;
+        if (!strcmp(a, "-c") || !strcmp(a, "--config"))
+            o.config_path = v;
+        else if (!strcmp(a, "--from") || !strcmp(a, "--to")) {
+            char *out = a[2] == 'f' ? from : to;
+            if (sv_redis_parse_id(v, out, sizeof from) != 0)
+                return usage_error("replay", "bad stream id or time '%s' (1700000000000-0, epoch ms, "
+                                   "YYYY-MM-DD[THH:MM[:SS]] UTC, or - / +)", v);
+            *(a[2] == 'f' ? &o.redis_from : &o.redis_to) = out;
+        } else
+            return usage_error("replay", "unknown option '%s'", a);
+    }
+    if (!o.config_path)
+        return usage_error("replay", "%s", "-c CONFIG is required");
+    if (!o.redis_from)
+        return usage_error("replay", "%s", "--from ID|TIME is required ('-' for the beginning)");
+    return session(&o);
 }
 
 static int cmd_backtest(int argc, char **argv)

@@ -9,11 +9,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bus_redis.h"
 #include "config.h"
 #include "engine.h"
 #include "fixed.h"
 #include "oms.h"
 #include "portfolio.h"
+#include "redis_source.h"
 #include "replay.h"
 
 typedef struct run {
@@ -259,6 +261,22 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
         goto done;
     }
     r.quote = sv_engine_quote_asset(e);
+    /* Redis: the bus backend (every event mirrored to streams) and/or the market data source */
+    int source = o->mode == SV_SESSION_BACKTEST ? SV_SOURCE_FILES : o->source;
+    if (source == SV_SOURCE_CONFIG)
+        source = strcmp(sv_cfg_str(root, "data.source", "files"), "redis") ? SV_SOURCE_FILES : SV_SOURCE_REDIS;
+    int redis_bus = !strcmp(sv_cfg_str(root, "bus.backend", "memory"), "redis") && source != SV_SOURCE_REDIS_RANGE;
+    sv_redis_options_t rds;
+    sv_redis_source_t *rs = NULL;
+    if ((redis_bus || source != SV_SOURCE_FILES) && (rc = sv_redis_options_from_config(root, &rds, d)) != 0) {
+        res->exit_code = 2;
+        goto done;
+    }
+    rds.stop = o->stop;
+    if (redis_bus && (rc = sv_engine_use_redis(e, &rds, d)) != 0) {
+        res->exit_code = rc == SV_E_CONFIG ? 2 : 1;
+        goto done;
+    }
     /* sources: the command line's, else the config's (relative to the project root) */
     const char *src[SV_REPLAY_MAX_SOURCES];
     char paths[SV_REPLAY_MAX_SOURCES][1024];
@@ -266,7 +284,7 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
     if (o->n_data) {
         for (; n < o->n_data && n < SV_REPLAY_MAX_SOURCES; n++)
             src[n] = o->data[n];
-    } else {
+    } else if (source == SV_SOURCE_FILES) {
         const sv_cfg_node_t *files = sv_cfg_get(root, "data.files");
         for (size_t i = 0; i < sv_cfg_len(files) && n < SV_REPLAY_MAX_SOURCES; i++, n++) {
             const char *f = sv_cfg_str(sv_cfg_at(files, i), NULL, "");
@@ -292,24 +310,36 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
                               .speed = speed, .stop = o->stop, .after_event = after_event, .after_ud = &r,
                               .progress = o->progress ? progress : NULL, .progress_ud = &r};
     sv_replay_t *rp = NULL;
-    if ((rc = sv_replay_open(e, src, n, &ro, &rp, d)) != 0) {
-        res->exit_code = 1;
+    if (source != SV_SOURCE_FILES) {
+        sv_redis_source_options_t so = {
+            .mode = source == SV_SOURCE_REDIS_RANGE ? SV_REDIS_READ_RANGE : SV_REDIS_READ_GROUP,
+            .from = o->redis_from, .to = o->redis_to, .idle_exit_s = o->idle_exit_s, .stop = o->stop};
+        rc = sv_redis_source_open(e, &rds, &so, &rs, d);
+    } else {
+        rc = sv_replay_open(e, src, n, &ro, &rp, d);
+    }
+    if (rc) {
+        res->exit_code = rc == SV_E_CONFIG ? 2 : 1;
         goto done;
     }
     sv_bus_t *bus = sv_engine_bus(e);
     if (o->print_fills)
         sv_bus_subscribe(bus, SV_BUS_MASK(SV_EV_FILL), on_fill, &r);
     sv_bus_subscribe(bus, SV_BUS_MASK(SV_EV_ORDER), on_reject, &r);
-    int64_t t0 = sv_replay_first_time(rp);
+    int64_t t0 = rp ? sv_replay_first_time(rp) : 0;
     sv_engine_advance(e, t0);
     double initial = sv_fixed_to_double(sv_portfolio_equity(sv_engine_portfolio(e), r.quote));
     if (t0)
         sample(&r, t0), r.next_sample = t0 - t0 % r.interval_ns + r.interval_ns;
     int enabled = sv_engine_start(e);
-    sv_log_info(sv_engine_log(e), "session", "%s: %d strateg%s on %u source%s%s",
-                o->mode == SV_SESSION_BACKTEST ? "backtest" : "paper trading", enabled,
-                enabled == 1 ? "y" : "ies", n, n == 1 ? "" : "s", speed > 0 ? " (paced)" : "");
-    rc = sv_replay_run(rp, d);
+    if (rs)
+        sv_log_info(sv_engine_log(e), "session", "paper trading: %d strateg%s on Redis market data", enabled,
+                    enabled == 1 ? "y" : "ies");
+    else
+        sv_log_info(sv_engine_log(e), "session", "%s: %d strateg%s on %u source%s%s",
+                    o->mode == SV_SESSION_BACKTEST ? "backtest" : "paper trading", enabled,
+                    enabled == 1 ? "y" : "ies", n, n == 1 ? "" : "s", speed > 0 ? " (paced)" : "");
+    rc = rs ? sv_redis_source_run(rs, d) : sv_replay_run(rp, d);
     res->stopped = o->stop && *o->stop;
     if (res->stopped)
         fprintf(r.out, "\nstopping: replay interrupted\n");
@@ -323,11 +353,20 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
         sample(&r, r.last_ts);
     sv_oms_stats_t os;
     sv_oms_stats(sv_engine_oms(e), &os);
-    res->events = sv_replay_events(rp);
+    if (rs) {
+        sv_redis_source_stats_t st;
+        sv_redis_source_stats(rs, &st);
+        res->events = st.events;
+        if (st.skipped)
+            sv_log_warn(sv_engine_log(e), "data", "%llu Redis entr%s skipped (not decodable or not market data)",
+                        (unsigned long long)st.skipped, st.skipped == 1 ? "y" : "ies");
+    } else {
+        res->events = sv_replay_events(rp);
+    }
     res->orders = os.orders;
     res->fills = os.fills;
     res->rejects = os.rejects;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; rp && i < n; i++) {
         const char *path;
         sv_md_stats_t st;
         if (sv_replay_source_stats(rp, i, &path, &st) == 0 && (st.gaps || st.skipped))
@@ -349,7 +388,14 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
         if (o->mode == SV_SESSION_BACKTEST && (rc = report(&r, rp, initial, res, d)) != 0)
             res->exit_code = 1;
     }
+    sv_bus_redis_stats_t ws;
+    if (sv_engine_redis(e) && (sv_bus_redis_stats(sv_engine_redis(e), &ws), ws.halted) && !rc) {
+        rc = sv_diag_set(d, SV_E_FULL, "redis writer: %llu events were buffered for Redis and "
+                         "bus.redis.overflow is halt: the engine stopped", (unsigned long long)ws.buffered);
+        res->exit_code = 1;
+    }
     sv_replay_close(rp);
+    sv_redis_source_close(rs);
 done:
     free(r.eq);
     sv_engine_free(e);

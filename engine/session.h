@@ -5,7 +5,9 @@
  * Backtest: as fast as the CPU allows, equity sampled every equity_interval_s of data time,
  * a progress bar on a terminal, a summary table, report.json and report.html in out_dir.
  * Paper: paced at `speed` times real time, a line per fill; a stop request (Ctrl-C, SIGTERM)
- * ends the replay early and the session still cancels open orders and prints the result. */
+ * ends the replay early and the session still cancels open orders and prints the result.
+ * With bus.backend redis every event is also written to Redis Streams (bus_redis.h); a paper
+ * session can take its market data from Redis instead of files (SV_SOURCE_REDIS*). */
 #ifndef SV_SESSION_H
 #define SV_SESSION_H
 
@@ -17,6 +19,14 @@
 #include "report.h"
 
 enum { SV_SESSION_BACKTEST = 0, SV_SESSION_PAPER = 1 };
+
+/* Where market data comes from (paper sessions; a backtest always replays files). */
+enum {
+    SV_SOURCE_CONFIG = 0,     /* data.source */
+    SV_SOURCE_FILES = 1,      /* data.files or --data, replayed */
+    SV_SOURCE_REDIS = 2,      /* {prefix}:market_data, live, in the consumer group (redis_source.h) */
+    SV_SOURCE_REDIS_RANGE = 3 /* {prefix}:market_data from redis_from to redis_to (silvertine replay) */
+};
 
 typedef struct sv_session_options {
     int mode;                     /* SV_SESSION_BACKTEST or SV_SESSION_PAPER */
@@ -33,6 +43,9 @@ typedef struct sv_session_options {
     int log_level;                /* < 0: the config's log.level */
     FILE *out;                    /* summary and fill lines (stdout) */
     volatile sig_atomic_t *stop;  /* set to stop early */
+    int source;                   /* SV_SOURCE_* */
+    const char *redis_from, *redis_to; /* SV_SOURCE_REDIS_RANGE: stream ids; NULL: "-", "+" */
+    double idle_exit_s;           /* SV_SOURCE_REDIS: stop after this long without an entry; 0: never */
 } sv_session_options_t;
 
 typedef struct sv_session_result {

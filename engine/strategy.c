@@ -6,11 +6,13 @@
 #include <lua.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fixed.h"
+#include "protect.h"
 #include "script.h"
 
 enum { H_START, H_STOP, H_TICK, H_QUOTE, H_BAR, H_BOOK, H_SIGNAL, H_ORDER, H_FILL, H_TIMER, H_RELOAD, H_COUNT };
@@ -42,6 +44,9 @@ typedef struct strat {
     uint32_t symbols[SV_STRATEGY_MAX_SYMBOLS];
     uint32_t n_symbols; /* 0: every symbol */
     uint64_t calls;
+    double budget_ms; /* CPU budget of a handler call; <= 0: none */
+    int64_t timers[SV_STRATEGY_MAX_TIMERS]; /* armed timer ids; negative: a repeating one */
+    uint32_t n_timers;
 } strat_t;
 
 struct sv_strategy_host {
@@ -50,6 +55,8 @@ struct sv_strategy_host {
     sv_intern_t *symbols, *texts;
     sv_log_t *log;
     size_t mem_limit;
+    double cpu_budget_ms;
+    sv_watchdog_t *watchdog; /* the CPU budgets' thread: started by the first load */
     sv_strategy_services_t svc;
     strat_t *s[SV_STRATEGY_MAX + 1]; /* index = id */
     uint32_t n;
@@ -179,21 +186,36 @@ static int64_t api_timer(sv_strategy_host_t *h, uint32_t sid, double ms, int rep
     strat_t *s = get(h, sid);
     if (!s || !s->enabled)
         return set_error(h, SV_E_DISABLED, "timer refused: strategy is not running");
-    if (!isfinite(ms) || ms <= 0 || ms > 1e12)
-        return set_error(h, SV_E_INVAL, "timer: ms must be > 0, got %g", ms);
+    if (!isfinite(ms) || ms < SV_STRATEGY_MIN_TIMER_MS || ms > 1e12)
+        return set_error(h, SV_E_INVAL, "timer: ms must be >= %d, got %g", SV_STRATEGY_MIN_TIMER_MS, ms);
+    if (s->n_timers >= SV_STRATEGY_MAX_TIMERS)
+        return set_error(h, SV_E_FULL, "timer: at most %d timers at once", SV_STRATEGY_MAX_TIMERS);
     int64_t ns = (int64_t)llround(ms * 1e6);
-    if (ns < 1)
-        ns = 1;
     int64_t id = sv_clock_timer_add(h->clock, sv_clock_now(h->clock) + ns, repeat ? ns : 0, sid);
     if (id < 0)
         return set_error(h, (int)id, "timer: %s", sv_strerror((int)id));
+    s->timers[s->n_timers++] = repeat ? -id : id;
     return id;
+}
+
+/* Forgets a timer of s (canceled, or a one-shot that fired); `once`: only if it is a one-shot. */
+static void forget_timer(strat_t *s, int64_t id, int once)
+{
+    for (uint32_t i = 0; i < s->n_timers; i++)
+        if (s->timers[i] == id || (!once && s->timers[i] == -id)) {
+            s->timers[i] = s->timers[--s->n_timers];
+            return;
+        }
 }
 
 static int api_timer_cancel(sv_strategy_host_t *h, uint32_t sid, int64_t id)
 {
     /* only the strategy's own timers: another's id is simply not found */
-    return sv_clock_timer_cancel_owned(h->clock, id, sid);
+    int rc = sv_clock_timer_cancel_owned(h->clock, id, sid);
+    strat_t *s = get(h, sid);
+    if (rc == 0 && s)
+        forget_timer(s, id, 0);
+    return rc;
 }
 
 static void api_log(sv_strategy_host_t *h, uint32_t sid, int level, const char *msg)
@@ -220,6 +242,33 @@ static const char *api_text(sv_strategy_host_t *h, uint32_t id) { return sv_inte
 
 static const char *api_last_error(sv_strategy_host_t *h) { return h->last_error; }
 
+static int api_protect(sv_strategy_host_t *h, uint32_t sid, uint32_t symbol, uint64_t signal_id,
+                       const sv_protect_spec_t *spec)
+{
+    if (!get(h, sid))
+        return set_error(h, SV_E_INVAL, "unknown strategy id %u", sid);
+    if (!h->svc.protect)
+        return set_error(h, SV_E_UNSUPPORTED, "protective orders are not available in this engine");
+    char why[300];
+    if (sv_protect_validate(spec, why, sizeof why) != 0) /* say why to the script, not only to the log */
+        return set_error(h, SV_E_INVAL, "protective orders refused: %s", why);
+    if (signal_id == 0)
+        return SV_OK; /* a check before the order is sent */
+    int rc = h->svc.protect(h->svc.ud, sid, symbol, signal_id, spec);
+    if (rc < 0)
+        return set_error(h, rc, "protective orders refused: %s", sv_strerror(rc));
+    return rc;
+}
+
+static int api_size_info(sv_strategy_host_t *h, uint32_t sid, uint32_t symbol, sv_size_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->size_factor = 1.0;
+    if (!h->svc.size_info)
+        return SV_OK;
+    return h->svc.size_info(h->svc.ud, sid, symbol, out);
+}
+
 static const sv_ctx_api_t api = {
     .submit = api_submit,
     .cancel = api_cancel,
@@ -234,6 +283,8 @@ static const sv_ctx_api_t api = {
     .symbol_name = api_symbol_name,
     .text = api_text,
     .last_error = api_last_error,
+    .protect = api_protect,
+    .size_info = api_size_info,
 };
 
 const sv_ctx_api_t *sv_strategy_api(void) { return &api; }
@@ -252,10 +303,16 @@ sv_strategy_host_t *sv_strategy_host_new(sv_bus_t *bus, sv_clock_t *clock, sv_in
     h->texts = texts;
     h->log = log;
     h->mem_limit = mem_limit;
+    h->watchdog = sv_watchdog_new();
+    if (!h->watchdog) {
+        free(h);
+        return NULL;
+    }
     uint32_t mask = SV_BUS_MASK_MARKET | SV_BUS_MASK(SV_EV_SIGNAL) | SV_BUS_MASK(SV_EV_ORDER) |
                     SV_BUS_MASK(SV_EV_FILL) | SV_BUS_MASK(SV_EV_TIMER);
     h->sub = sv_bus_subscribe(bus, mask, on_event, h);
     if (h->sub < 0) {
+        sv_watchdog_free(h->watchdog);
         free(h);
         return NULL;
     }
@@ -278,12 +335,22 @@ void sv_strategy_host_free(sv_strategy_host_t *h)
     sv_bus_unsubscribe(h->bus, h->sub);
     for (uint32_t i = 1; i <= h->n; i++)
         strat_free(h->s[i]);
+    sv_watchdog_free(h->watchdog);
     free(h);
 }
 
 void sv_strategy_host_set_services(sv_strategy_host_t *h, const sv_strategy_services_t *svc)
 {
     h->svc = *svc;
+}
+
+void sv_strategy_host_set_cpu_budget(sv_strategy_host_t *h, double ms) { h->cpu_budget_ms = ms; }
+
+/* The budget of loading, on_start and on_stop: the one-off work may take longer */
+static double start_budget(const strat_t *s)
+{
+    return s->budget_ms > 0 && s->budget_ms < SV_STRATEGY_START_BUDGET_MS ? SV_STRATEGY_START_BUDGET_MS
+                                                                          : s->budget_ms;
 }
 
 static void push_params(lua_State *L, const sv_strategy_spec_t *spec)
@@ -304,10 +371,23 @@ static void push_params(lua_State *L, const sv_strategy_spec_t *spec)
 
 static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t *spec, sv_diag_t *d)
 {
-    int rc = sv_script_new(s->name, h->mem_limit, &s->script, d);
+    size_t mem = h->mem_limit;
+    if (spec->memory_limit_mb > 0)
+        mem = spec->memory_limit_mb * 1048576.0 < (double)SIZE_MAX ? (size_t)(spec->memory_limit_mb * 1048576.0)
+                                                                   : SIZE_MAX;
+    else if (spec->memory_limit_mb < 0)
+        mem = 0;
+    s->budget_ms = spec->cpu_budget_ms > 0 ? spec->cpu_budget_ms
+                   : spec->cpu_budget_ms < 0 ? 0 : h->cpu_budget_ms;
+    int rc = sv_script_new(s->name, mem, &s->script, d);
     if (rc)
         return rc;
     lua_State *L = s->L = sv_script_lua(s->script);
+    if (s->budget_ms > 0) {
+        sv_script_set_cpu_budget(s->script, start_budget(s));
+        if (sv_watchdog_add(h->watchdog, s->script) != 0)
+            return sv_diag_set(d, SV_E_NOMEM, "%s: cannot start the CPU watchdog thread", s->name);
+    }
     if ((rc = sv_script_load_file(s->script, s->file, d)) != 0)
         return rc;
     /* stack: env, module -> require("silvertine.ctx").bind{...} */
@@ -348,6 +428,7 @@ static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t
         s->ref[i] = lua_isfunction(L, -1) ? luaL_ref(L, LUA_REGISTRYINDEX) : (lua_pop(L, 1), LUA_NOREF);
     }
     lua_settop(L, 0);
+    sv_script_set_cpu_budget(s->script, s->budget_ms);
     return SV_OK;
 }
 
@@ -405,6 +486,7 @@ void sv_strategy_disable(sv_strategy_host_t *h, uint32_t sid, int alert_code, co
     s->enabled = 0;
     snprintf(s->error, sizeof s->error, "%s", reason);
     sv_clock_timer_cancel_cookie(h->clock, sid);
+    s->n_timers = 0;
     char comp[96];
     snprintf(comp, sizeof comp, "strategy %s", s->name);
     sv_log_error(h->log, comp, "disabled: %s", reason);
@@ -465,6 +547,8 @@ static void on_event(void *ud, const sv_event_t *ev)
     }
     if (owned) {
         strat_t *s = get(h, owner);
+        if (s && ev->h.kind == SV_EV_TIMER)
+            forget_timer(s, (int64_t)ev->u.timer.timer_id, 1);
         if (s && s->enabled && s->ref[hi] != LUA_NOREF)
             call(h, s, hi, ev);
         return;
@@ -486,8 +570,11 @@ int sv_strategy_start_all(sv_strategy_host_t *h)
     for (uint32_t i = 1; i <= h->n; i++) {
         strat_t *s = h->s[i];
         s->stopping = 0;
-        if (s->enabled && s->ref[H_START] != LUA_NOREF)
+        if (s->enabled && s->ref[H_START] != LUA_NOREF) {
+            sv_script_set_cpu_budget(s->script, start_budget(s));
             call(h, s, H_START, NULL);
+            sv_script_set_cpu_budget(s->script, s->budget_ms);
+        }
         n += s->enabled;
     }
     sv_bus_release(h->bus);
@@ -500,9 +587,13 @@ void sv_strategy_stop_all(sv_strategy_host_t *h)
     for (uint32_t i = 1; i <= h->n; i++) {
         strat_t *s = h->s[i];
         s->stopping = 1;
-        if (s->enabled && s->ref[H_STOP] != LUA_NOREF)
+        if (s->enabled && s->ref[H_STOP] != LUA_NOREF) {
+            sv_script_set_cpu_budget(s->script, start_budget(s));
             call(h, s, H_STOP, NULL);
+            sv_script_set_cpu_budget(s->script, s->budget_ms);
+        }
         sv_clock_timer_cancel_cookie(h->clock, s->id);
+        s->n_timers = 0;
     }
     sv_bus_release(h->bus);
 }
@@ -531,6 +622,16 @@ uint64_t sv_strategy_calls(const sv_strategy_host_t *h, uint32_t sid)
 {
     const strat_t *s = get(h, sid);
     return s ? s->calls : 0;
+}
+
+uint64_t sv_strategy_cpu_stops(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    if (!s)
+        return 0;
+    sv_script_stats_t st;
+    sv_script_stats(s->script, &st);
+    return st.cpu_stops;
 }
 
 int sv_strategy_script_stats(const sv_strategy_host_t *h, uint32_t sid, size_t *mem_bytes,

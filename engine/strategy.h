@@ -10,7 +10,13 @@
  *
  * A script that raises (on load, on_start or any handler) is disabled alone: its timers are
  * cancelled, its open orders cancelled through the services, an SV_EV_ALERT is published and
- * one log line names file:line and the reason. The other strategies keep running. */
+ * one log line names file:line and the reason. The other strategies keep running.
+ *
+ * Limits: each script's Lua heap is capped (its allocator) and each handler call has a CPU
+ * budget, enforced by one watchdog thread per host (script.h). Loading a script (its main
+ * chunk and ctx binding), on_start and on_stop get the larger of SV_STRATEGY_START_BUDGET_MS
+ * and the budget. A script stopped by either limit is disabled like one that raised, with
+ * SV_ALERT_SCRIPT_LIMIT. */
 #ifndef SV_STRATEGY_H
 #define SV_STRATEGY_H
 
@@ -25,6 +31,15 @@
 
 enum { SV_STRATEGY_MAX = 64, SV_STRATEGY_MAX_SYMBOLS = 64 };
 
+/* Defaults of the config keys cpu_budget_ms and memory_limit_mb (config_schema.c says the same),
+ * and the CPU time allowed to loading, on_start and on_stop. */
+enum { SV_STRATEGY_CPU_BUDGET_MS = 5, SV_STRATEGY_MEMORY_LIMIT_MB = 64, SV_STRATEGY_START_BUDGET_MS = 1000 };
+
+/* Timers a strategy may have at once, and their shortest interval: a script that arms timers
+ * from on_timer cannot flood the engine's timer heap (shared by every strategy) or make a
+ * simulated minute fire billions of times. */
+enum { SV_STRATEGY_MAX_TIMERS = 64, SV_STRATEGY_MIN_TIMER_MS = 10 };
+
 /* What the rest of the core offers strategies (positions, balances, cancels). Any function
  * may be NULL: position then reads flat, balance 0, cancels fail with SV_E_UNSUPPORTED. */
 typedef struct sv_strategy_services {
@@ -33,6 +48,10 @@ typedef struct sv_strategy_services {
     double (*balance)(void *ud, uint32_t sid, const char *asset);
     int (*cancel)(void *ud, uint32_t sid, uint64_t client_id);
     int (*cancel_all)(void *ud, uint32_t sid, uint32_t symbol); /* returns how many, or < 0 */
+    /* protective orders for the position signal_id opens (0 or < 0; SV_E_UNSUPPORTED if NULL) */
+    int (*protect)(void *ud, uint32_t sid, uint32_t symbol, uint64_t signal_id, const sv_protect_spec_t *spec);
+    /* sizing facts (equity, lot, risk limits); NULL: equity 0, no limits */
+    int (*size_info)(void *ud, uint32_t sid, uint32_t symbol, sv_size_info_t *out);
 } sv_strategy_services_t;
 
 /* Creates a host on the given bus, clock, symbol and text tables and logger (all borrowed;
@@ -42,6 +61,10 @@ sv_strategy_host_t *sv_strategy_host_new(sv_bus_t *bus, sv_clock_t *clock, sv_in
 void sv_strategy_host_free(sv_strategy_host_t *host);
 
 void sv_strategy_host_set_services(sv_strategy_host_t *host, const sv_strategy_services_t *svc);
+
+/* The CPU budget per handler call of strategies loaded later whose spec leaves it 0, in ms
+ * (<= 0: none, the default of a new host). */
+void sv_strategy_host_set_cpu_budget(sv_strategy_host_t *host, double ms);
 
 /* Loads a strategy script. Returns its id (>= 1) or a negative code with diag filled
  * ("strategies/x.lua:12: ..."). A failed load adds nothing. */
@@ -63,6 +86,8 @@ const char *sv_strategy_name(const sv_strategy_host_t *host, uint32_t sid);
 const char *sv_strategy_error(const sv_strategy_host_t *host, uint32_t sid);
 /* Handler calls made to the strategy so far. */
 uint64_t sv_strategy_calls(const sv_strategy_host_t *host, uint32_t sid);
+/* Handler calls of the strategy stopped by its CPU budget (0 or 1: a stop disables it). */
+uint64_t sv_strategy_cpu_stops(const sv_strategy_host_t *host, uint32_t sid);
 /* Lua memory and allocation counters of the strategy's state. */
 int sv_strategy_script_stats(const sv_strategy_host_t *host, uint32_t sid, size_t *mem_bytes,
                              uint64_t *allocs);

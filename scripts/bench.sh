@@ -23,6 +23,8 @@ run_bench() { # name args...
   "$b" "$@" 2> >(tee >(grep '^BENCH_JSON ' | sed 's/^BENCH_JSON //' >>"$frags") | grep -v '^BENCH_JSON ' >&2)
 }
 run_bench "$BUILD/bench_dispatch"
+run_bench "$BUILD/bench_redis" # starts its own redis-server on a free port (or uses $SV_REDIS_PORT)
+run_bench "$BUILD/bench_risk"
 run_bench "$BUILD/bench_backtest" bench/config/environments/bench.yaml "$data/BTCUSDT-trades-10M.csv" \
   "$data/BTCUSDT-1m-1y.csv" "$data/ETHUSDT-1m-1y.csv" "$data/BNBUSDT-1m-1y.csv"
 sleep 0.2

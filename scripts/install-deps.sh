@@ -5,9 +5,11 @@ set -euo pipefail
 
 PACKAGES=(
   gcc make pkg-config cmake
-  libluajit-5.1-dev luajit          # the strategy runtime (JIT, FFI)
+  libluajit-5.1-dev luajit          # the strategy runtime (JIT, FFI); busted runs on luajit
+  dpkg-dev                          # `apt-get source luajit`: scripts/build-luajit.sh, run by CMake
   libuv1-dev                        # the event loop
   libhiredis-dev redis-server       # Redis Streams bus (redis-server for integration tests)
+  python3-redis                     # integration tests: a Redis client we did not write reads the streams
   libyaml-dev                       # config files
   libwebsockets-dev libssl-dev      # exchange feeds, API server, HMAC/JWT, TLS
   libsqlite3-dev                    # order/fill store

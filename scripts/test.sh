@@ -2,6 +2,7 @@
 # Builds everything twice (plain and with ASan+UBSan), runs every suite and ends with one
 # line that totals them all: "N passed, N failed". Exit status 0 only when nothing failed.
 #   cmocka unit tests (tests/unit)        plain and sanitized builds
+#   bounded fuzzers (tests/fuzz)          plain and sanitized builds, SV_FUZZ_SECONDS each (8)
 #   busted specs (tests/lua, strategies)  LuaJIT, against the plain libsilvertine.so
 #   integration tests (tests/integration) TAP scripts that start what they need
 set -uo pipefail
@@ -57,6 +58,19 @@ echo "== cmocka unit tests"
 run_cmocka "$BUILD" unit
 run_cmocka "$BUILD_ASAN" unit-asan
 
+# bounded fuzzers (tests/fuzz): a fixed seed, a few seconds each in both builds
+echo "== fuzzing (bounded)"
+for dir in "$BUILD" "$BUILD_ASAN"; do
+  for bin in "$dir"/fuzz_*; do
+    [ -x "$bin" ] || continue
+    name=$(basename "$bin")-$(basename "$dir")
+    out=$LOGS/$name.log
+    ASAN_OPTIONS=detect_leaks=1 "$bin" -t "${SV_FUZZ_SECONDS:-8}" -o "$LOGS/$name-failure.lua" >"$out" 2>&1
+    if [ $? -eq 0 ]; then count 1 0; echo "ok   $(tail -1 "$out")"
+    else count 0 1; echo "FAIL $name — see $out"; tail -20 "$out"; fi
+  done
+done
+
 echo "== busted specs (LuaJIT)"
 out=$LOGS/busted.log
 LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;$ROOT/tests/lua/?.lua;;" \
@@ -69,7 +83,12 @@ f=$(echo "$line" | sed -n 's/.*failed=\([0-9]*\) errors=\([0-9]*\).*/\1 + \2/p')
 if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 count "$p" "$f"
 if [ "$f" -ne 0 ]; then echo "FAIL busted ($p passed, $f failed) — see $out"; sed -n '/Failure\|Error/,+12p' "$out" | head -60
-else echo "ok   busted ($p passed)"; fi
+else
+  pend=$(echo "$line" | sed -n 's/.*pending=\([0-9]*\).*/\1/p')
+  if [ "${pend:-0}" -gt 0 ]; then
+    echo "ok   busted ($p passed, $pend skipped:)"; grep -A2 '^Pending ->' "$out" | grep -v '^Pending ->\|^--' | awk 'NR % 2 == 0' | sed 's/^[^ ]*: //' | sort | uniq -c | sed 's/^/       /'
+  else echo "ok   busted ($p passed)"; fi
+fi
 
 echo "== integration tests"
 for t in tests/integration/*.sh; do

@@ -93,6 +93,9 @@ function M.bind(o)
   local c_symbol_id, c_symbol_name, c_text, c_last_error =
     api.symbol_id, api.symbol_name, api.text, api.last_error
   local pos = ffi.new("sv_position_view_t")
+  local pspec = ffi.new("sv_protect_spec_t")
+  local sinfo = ffi.new("sv_size_info_t")
+  local c_protect, c_size_info = api.protect, api.size_info
 
   local sym_name, sym_id = {}, {}
   local function name_of(id)
@@ -149,7 +152,9 @@ function M.bind(o)
     start = function() return tonumber(slot[0].u.bar.start) / 1e6 end,
   })
   local function level(i, first, n)
-    if type(i) ~= "number" or i < 1 or i > n then return nil end
+    -- the index reaches a C array: only whole numbers 1..n pass (NaN fails every comparison,
+    -- so it is refused by the positive test, never by `i < 1`)
+    if type(i) ~= "number" or not (i >= 1 and i <= n and i % 1 == 0) then return nil end
     local l = slot[0].u.depth.levels[first + i - 1]
     return px(l.price), px(l.qty)
   end
@@ -232,6 +237,37 @@ function M.bind(o)
     return v
   end
 
+  -- Protective orders from an order's options: stop_loss, stop_loss_pct, trailing_pct,
+  -- take_profit / take_profit_pct (a number or a list of up to 4 levels) and
+  -- take_profit_fraction (a list: the share each level closes). Returns true if any was given.
+  local function levels(v, what, method)
+    if v == nil then return nil end
+    if type(v) == "number" then return { v } end
+    if type(v) ~= "table" or #v > 4 then
+      error(format("ctx:%s: %s must be a number or a list of up to 4 numbers", method, what), 5)
+    end
+    return v
+  end
+  local function protect_spec(opts, method)
+    local sl, slp, tr = opts.stop_loss, opts.stop_loss_pct, opts.trailing_pct
+    local tp = levels(opts.take_profit, "take_profit", method)
+    local tpp = levels(opts.take_profit_pct, "take_profit_pct", method)
+    local tpf = levels(opts.take_profit_fraction, "take_profit_fraction", method)
+    if not (sl or slp or tr or tp or tpp) then return false end
+    ffi.fill(pspec, ffi.sizeof(pspec))
+    pspec.stop_loss = number_arg(sl, "stop_loss", method, true)
+    pspec.stop_loss_pct = number_arg(slp, "stop_loss_pct", method, true)
+    pspec.trailing_pct = number_arg(tr, "trailing_pct", method, true)
+    local n = math.max(tp and #tp or 0, tpp and #tpp or 0)
+    for i = 1, n do
+      pspec.take_profit[i - 1] = number_arg(tp and tp[i], "take_profit", method, true)
+      pspec.take_profit_pct[i - 1] = number_arg(tpp and tpp[i], "take_profit_pct", method, true)
+      pspec.take_profit_fraction[i - 1] = number_arg(tpf and tpf[i], "take_profit_fraction", method, true)
+    end
+    pspec.n_take_profit = n
+    return true
+  end
+
   -- One entry point for every order intent: returns the signal id, or nil and the reason.
   local function send(method, side, sym, qty, price, opts)
     local s = id_of(sym, 3)
@@ -259,8 +295,15 @@ function M.bind(o)
     if typ == nil then
       if stop ~= 0 then typ = price ~= 0 and 3 or 2 else typ = price ~= 0 and 1 or 0 end
     end
+    local protect = opts ~= nil and protect_spec(opts, method)
+    -- bad protective options refuse the order before it is sent: never an unprotected order
+    if protect and c_protect(host, sid, s, 0, pspec) < 0 then return fail() end
     local id = submit(host, sid, s, side, typ, tif, flags, qty, price, stop, replace, tag)
     if id < 0 then return fail() end
+    if protect and c_protect(host, sid, s, id, pspec) < 0 then
+      local _, err = fail()
+      return tonumber(id), err
+    end
     return tonumber(id)
   end
 
@@ -338,6 +381,69 @@ function M.bind(o)
   function ctx:warn(...) log_at(LOG_WARN, ...) end
   function ctx:error(...) log_at(LOG_ERROR, ...) end
   function ctx:symbol_id(sym) return id_of(sym, 2) end
+
+  -- Position sizing: ctx.size:fixed / percent / kelly / vol_target return a quantity rounded
+  -- down to the lot and capped by the risk config's max_order_qty and max_order_notional (0
+  -- when nothing can be bought). A risk "reduce" action in force scales the order later, in
+  -- the risk engine.
+  local size = {}
+  local function positive(v, what, method)
+    if type(v) ~= "number" or v ~= v or v <= 0 or v == math.huge then
+      error(format("ctx.size:%s: %s must be a number > 0, got %s", method, what, tostring(v)), 3)
+    end
+    return v
+  end
+  local function finish(sym, quote_amount, price)
+    c_size_info(host, sid, id_of(sym, 3), sinfo)
+    -- a risk "reduce" action scales the order itself (sv_risk_check): not here too
+    local q = quote_amount / price
+    if sinfo.max_order_qty > 0 and q > sinfo.max_order_qty then q = sinfo.max_order_qty end
+    if sinfo.max_order_notional > 0 and q * price > sinfo.max_order_notional then
+      q = sinfo.max_order_notional / price
+    end
+    local lot = sinfo.lot
+    if lot > 0 then q = math.floor(q / lot + 1e-9) * lot end
+    if q < 0 then q = 0 end
+    return q
+  end
+  local function equity(sym)
+    c_size_info(host, sid, id_of(sym, 4), sinfo)
+    return sinfo.equity
+  end
+  -- quantity worth `amount` of the quote asset at `price`
+  function size:fixed(sym, amount, price)
+    return finish(sym, positive(amount, "amount", "fixed"), positive(price, "price", "fixed"))
+  end
+  -- `pct` percent of equity
+  function size:percent(sym, pct, price)
+    positive(pct, "pct", "percent")
+    return finish(sym, equity(sym) * pct / 100, positive(price, "price", "percent"))
+  end
+  -- Kelly fraction f = p - (1 - p) / b of equity, capped at `cap` (default 0.25); 0 if f <= 0
+  function size:kelly(sym, win_rate, win_loss_ratio, price, cap)
+    if type(win_rate) ~= "number" or win_rate < 0 or win_rate > 1 then
+      error("ctx.size:kelly: win_rate must be a number in [0, 1]", 2)
+    end
+    positive(win_loss_ratio, "win_loss_ratio", "kelly")
+    positive(price, "price", "kelly")
+    cap = cap == nil and 0.25 or positive(cap, "cap", "kelly")
+    local f = win_rate - (1 - win_rate) / win_loss_ratio
+    if f <= 0 then return 0 end
+    if f > cap then f = cap end
+    return finish(sym, equity(sym) * f, price)
+  end
+  -- volatility target: equity * target_vol / asset_vol (annualised, as fractions), at most
+  -- max_leverage (default 1) times equity
+  function size:vol_target(sym, target_vol, asset_vol, price, max_leverage)
+    positive(target_vol, "target_vol", "vol_target")
+    positive(asset_vol, "asset_vol", "vol_target")
+    positive(price, "price", "vol_target")
+    local lev = target_vol / asset_vol
+    local cap = max_leverage == nil and 1 or positive(max_leverage, "max_leverage", "vol_target")
+    if lev > cap then lev = cap end
+    return finish(sym, equity(sym) * lev, price)
+  end
+  ctx.size = size
 
   if o.env then
     o.env.print = function(...) log_at(LOG_INFO, ...) end

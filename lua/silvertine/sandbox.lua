@@ -25,6 +25,9 @@ local function copy(t, except)
 end
 
 getmetatable("").__metatable = false
+-- ("").dump reaches the state's own string table through the string metatable's __index:
+-- nothing in the engine dumps bytecode, so the function goes from the state altogether
+string.dump = nil
 
 local function safe_require(name)
   if M.allowed_modules[name] then

@@ -655,4 +655,12 @@ function vwap_methods:ready()
   return self.value ~= nil
 end
 
+-- Every indicator metatable by the name in its __metatable field: a live reload copies ctx.state
+-- into the new script state and re-attaches these, so indicators carry over warm.
+ta._metatables = {
+  [sma_mt.__metatable] = sma_mt, [ema_mt.__metatable] = ema_mt, [rsi_mt.__metatable] = rsi_mt,
+  [macd_mt.__metatable] = macd_mt, [bb_mt.__metatable] = bb_mt, [atr_mt.__metatable] = atr_mt,
+  [vwap_mt.__metatable] = vwap_mt,
+}
+
 return ta

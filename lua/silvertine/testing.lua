@@ -65,7 +65,15 @@ T.__index = T
 --        (default: base/quote split off a known quote suffix, tick and lot 1e-8, no minimum),
 --      balances = { USDT = "10000" } (default: 1,000,000 of each quote asset),
 --      sim = { latency_ms, maker_fee_bps, taker_fee_bps, slippage_bps, participation,
---              queue_position } (default: no latency, no fees, no slippage, participation 1) }
+--              queue_position } (default: no latency, no fees, no slippage, participation 1),
+--      rules = { { name = "r", file = "rules/x.lua", params = {...} } } (custom risk rules),
+--      protect = { stop_loss_pct, trailing_pct, take_profit_pct = {...}, take_profit_fraction = {...} }
+--        (the strategy config's `protect:` section: protective orders for every position it opens),
+--      cpu_budget_ms = ms, memory_limit_mb = MiB (default: the engine's, 5 ms and 64 MiB; < 0: none),
+--      others = { { name = "b", strategy = path, symbols = {...}, params = {...}, cpu_budget_ms,
+--                   memory_limit_mb }, ... } (more strategies in the same engine, loaded after
+--        the first and started with it; t:enabled("b"), t:error("b"), t:position(sym, "b"),
+--        t:id("b") name one; signals, orders and fills carry `strategy`, the id) }
 function M.new(o)
   local lib = load_lib()
   assert(type(o) == "table" and o.strategy, "silvertine.testing.new: strategy (a file path) is required")
@@ -126,6 +134,24 @@ function M.new(o)
   sc.slippage_bps, sc.participation = so.slippage_bps or 0, so.participation or 1
   sc.queue_position = so.queue_position and 1 or 0
   assert(lib.sv_engine_use_sim(eng, sc) == 0, "bad sim options")
+  for _, rule in ipairs(o.rules or {}) do
+    local pn = {}
+    for k in pairs(rule.params or {}) do pn[#pn + 1] = k end
+    table.sort(pn)
+    local rp = ffi.new("sv_param_t[?]", #pn + 1)
+    for i, k in ipairs(pn) do
+      local v, p = rule.params[k], rp[i - 1]
+      p.key = k
+      if type(v) == "number" then p.type = 0; p.number = v
+      elseif type(v) == "string" then p.type = 1; p.string = v
+      else p.type = 2; p.boolean = v and 1 or 0 end
+    end
+    self.keep[#self.keep + 1] = { rp, pn, rule }
+    local rd = ffi.new("sv_diag_t")
+    if lib.sv_engine_add_rule(eng, rule.name or "rule", rule.file, rp, #pn, rd) < 0 then
+      error(ffi.string(rd.msg), 2)
+    end
+  end
   local spec = ffi.new("sv_strategy_spec_t")
   spec.name = o.name or "strategy"
   spec.file = o.strategy
@@ -133,6 +159,8 @@ function M.new(o)
   spec.n_symbols = #syms
   spec.params = cparams
   spec.n_params = #names
+  spec.cpu_budget_ms = o.cpu_budget_ms or 0
+  spec.memory_limit_mb = o.memory_limit_mb or 0
   local diag = ffi.new("sv_diag_t")
   local sid = lib.sv_engine_add_strategy(eng, spec, diag)
   if sid < 0 then
@@ -143,6 +171,48 @@ function M.new(o)
     error(ffi.string(diag.msg), 2)
   end
   self.sid = sid
+  if o.protect ~= nil then
+    local p, ps = o.protect, ffi.new("sv_protect_spec_t")
+    local known = { stop_loss_pct = true, trailing_pct = true, take_profit_pct = true, take_profit_fraction = true }
+    for k in pairs(p) do
+      if not known[k] then error("silvertine.testing: unknown protect option '" .. tostring(k) .. "'", 2) end
+    end
+    ps.stop_loss_pct, ps.trailing_pct = p.stop_loss_pct or 0, p.trailing_pct or 0
+    local tp, tf = p.take_profit_pct or {}, p.take_profit_fraction or {}
+    if #tp > 4 or #tf > #tp then error("silvertine.testing: protect: at most 4 levels, a fraction per level", 2) end
+    for i = 1, #tp do
+      ps.take_profit_pct[i - 1], ps.take_profit_fraction[i - 1] = tp[i], tf[i] or 0
+    end
+    ps.n_take_profit = #tp
+    if lib.sv_engine_protect_defaults(eng, sid, ps, diag) ~= 0 then error(ffi.string(diag.msg), 2) end
+  end
+  self.sids = { [o.name or "strategy"] = sid }
+  for _, other in ipairs(o.others or {}) do
+    assert(other.name and other.strategy, "silvertine.testing: others need a name and a strategy")
+    local osyms = other.symbols or syms
+    local ocsyms = ffi.new("const char *[?]", #osyms + 1)
+    for i, s in ipairs(osyms) do ocsyms[i - 1] = s end
+    local onames = {}
+    for k in pairs(other.params or {}) do onames[#onames + 1] = k end
+    table.sort(onames)
+    local ocparams = ffi.new("sv_param_t[?]", #onames + 1)
+    for i, k in ipairs(onames) do
+      local v, p = other.params[k], ocparams[i - 1]
+      p.key = k
+      if type(v) == "number" then p.type = 0; p.number = v
+      elseif type(v) == "string" then p.type = 1; p.string = v
+      else p.type = 2; p.boolean = v and 1 or 0 end
+    end
+    self.keep[#self.keep + 1] = { osyms, ocsyms, ocparams, onames, other }
+    local ospec = ffi.new("sv_strategy_spec_t")
+    ospec.name, ospec.file = other.name, other.strategy
+    ospec.symbols, ospec.n_symbols = ocsyms, #osyms
+    ospec.params, ospec.n_params = ocparams, #onames
+    ospec.cpu_budget_ms, ospec.memory_limit_mb = other.cpu_budget_ms or 0, other.memory_limit_mb or 0
+    local osid = lib.sv_engine_add_strategy(eng, ospec, diag)
+    if osid < 0 then error(ffi.string(diag.msg), 2) end
+    self.sids[other.name] = osid
+  end
   -- simulated time starts where the data starts, so timers armed in on_start count from there
   lib.sv_engine_advance(eng, ns(self.now_ms))
   lib.sv_engine_start(eng)
@@ -237,6 +307,7 @@ function T:signals()
       side = SIDE_NAME[s.side], qty = num(s.qty), price = num(s.price), stop_price = num(s.stop_price),
       type = TYPE_NAME[s.type], tif = TIF_NAME[s.tif], tag = ffi.string(s.tag),
       time = tonumber(e.h.ts_exchange) / 1e6, post_only = bit.band(s.order_flags, 1) ~= 0,
+      strategy = s.strategy,
     }
   end
   return out
@@ -265,7 +336,7 @@ function T:fills()
     out[#out + 1] = { order_id = tonumber(f.client_id), trade_id = tonumber(f.trade_id),
       symbol = ffi.string(self.lib.sv_engine_symbol_name(self.eng, e.h.symbol)), side = SIDE_NAME[f.side],
       price = num(f.price), qty = num(f.qty), fee = num(f.fee), liquidity = LIQ[f.liquidity],
-      time = tonumber(e.h.ts_exchange) / 1e6 }
+      time = tonumber(e.h.ts_exchange) / 1e6, strategy = f.strategy }
   end
   return out
 end
@@ -278,25 +349,37 @@ function T:orders()
     out[#out + 1] = { id = tonumber(o.client_id), status = STATUS[o.status], side = SIDE_NAME[o.side],
       type = TYPE_NAME[o.type], price = num(o.price), qty = num(o.qty), filled = num(o.filled_qty),
       avg_price = num(o.avg_price),
-      reason = o.reason ~= 0 and ffi.string(self.lib.sv_engine_text(self.eng, o.reason)) or nil }
+      reason = o.reason ~= 0 and ffi.string(self.lib.sv_engine_text(self.eng, o.reason)) or nil,
+      strategy = o.strategy }
   end
   return out
 end
 
--- The strategy's position: qty, average price, realized and unrealized PnL.
-function T:position(symbol)
+-- The id of a strategy by name (default: the first one).
+function T:id(name)
+  if name == nil then return self.sid end
+  local sid = self.sids and self.sids[name]
+  if not sid then error("silvertine.testing: no strategy named " .. tostring(name), 2) end
+  return sid
+end
+
+-- A strategy's position (default: the first one's): qty, average price, realized and unrealized PnL.
+function T:position(symbol, name)
   local p = ffi.new("sv_position_view_t")
-  self.lib.sv_engine_position(self.eng, self.sid or 0, self:symbol(symbol), p)
+  self.lib.sv_engine_position(self.eng, self:id(name) or 0, self:symbol(symbol), p)
   return num(p.qty), num(p.avg_price), num(p.realized_pnl), num(p.unrealized_pnl)
 end
 
 function T:balance(asset) return self.lib.sv_engine_balance(self.eng, asset) end
 
-function T:enabled() return self.sid ~= nil and self.lib.sv_engine_strategy_enabled(self.eng, self.sid) == 1 end
+function T:enabled(name)
+  local sid = self:id(name)
+  return sid ~= nil and self.lib.sv_engine_strategy_enabled(self.eng, sid) == 1
+end
 
-function T:error()
-  if self.load_error then return self.load_error end
-  local e = ffi.string(self.lib.sv_engine_strategy_error(self.eng, self.sid))
+function T:error(name)
+  if self.load_error and name == nil then return self.load_error end
+  local e = ffi.string(self.lib.sv_engine_strategy_error(self.eng, self:id(name)))
   return e ~= "" and e or nil
 end
 

@@ -14,7 +14,7 @@ describe("ABI layout", function()
   end)
 
   it("reports the version the Lua side was declared with", function()
-    assert.are.equal(1, lib.sv_abi_version())
+    assert.are.equal(2, lib.sv_abi_version())
     assert.are.equal(lib.sv_abi_version(), require("silvertine.abi").VERSION)
   end)
 

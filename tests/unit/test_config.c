@@ -635,7 +635,7 @@ static void test_error_range(void **state)
     expect_error(EXCHANGE, EX_HEAD "sim:\n  balances:\n    USDT: -10\n" EX_SYMBOLS,
                  "config/exchanges/sim.yaml:5:11: sim.balances.USDT: must be >= 0, got -10");
     expect_error(RISK, "defaults:\n  max_open_orders: 0\n",
-                 "config/risk/default.yaml:2:20: defaults.max_open_orders: must be >= 1, got 0");
+                 "config/risk/default.yaml:2:20: defaults.max_open_orders: must be between 1 and 256, got 0");
     expect_error(EXCHANGE, "name: bn\ntype: binance\nbinance:\n  recv_window_ms: 60001\n" EX_SYMBOLS,
                  "config/exchanges/sim.yaml:4:19: binance.recv_window_ms: must be between 1 and 60000, got 60001");
 }
@@ -746,7 +746,7 @@ static void test_error_files(void **state)
     /* an error inside a named file is reported in that file */
     expect_error(STRATEGY, STRAT_BASE "colour: red\n",
                  "config/strategies/sma.yaml:4:1: unknown key 'colour' (known keys: name, file, symbols, enabled, "
-                 "params)");
+                 "params, cpu_budget_ms, memory_limit_mb, protect)");
 
     sv_config_t *cfg = (sv_config_t *)&cfg;
     sv_diag_t d;

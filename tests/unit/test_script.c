@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -349,6 +350,32 @@ static void test_memory_cap_while_compiling(void **state)
     sv_script_free(s);
 }
 
+/* Allocations inside compiled traces (TNEW/TDUP) that hit the cap raise the memory error from
+ * the trace: with the stale frame of LuaJIT before upstream's fix, that crashed the process. */
+static void test_memory_cap_inside_compiled_code(void **state)
+{
+    (void)state;
+    const size_t limit = 8u << 20;
+    sv_script_t *s = new_script("traced", limit);
+    lua_State *L = sv_script_lua(s);
+    static const char *const bombs[] = {
+        "local t = {}\nfor i = 1, 1e7 do t[i] = { i, i } end",
+        "local t = {}\nfor i = 1, 1e7 do t[i] = { a = i, b = { i } } end",
+        "local t = {}\nfor i = 1, 1e7 do t[#t + 1] = 'x' .. i end",
+        "local t = {}\nfor i = 1, 1e7 do t[i] = function() return i end end",
+    };
+    char want[128];
+    snprintf(want, sizeof want, "not enough memory (memory limit %zu bytes)", limit);
+    for (size_t i = 0; i < sizeof bombs / sizeof bombs[0]; i++) {
+        sv_diag_t d;
+        assert_int_equal(luaL_loadstring(L, bombs[i]), 0);
+        assert_int_equal(sv_script_pcall(s, 0, 0, &d), SV_E_LIMIT);
+        assert_string_equal(d.msg, want);
+        assert_int_equal(lua_gettop(L), 0);
+    }
+    sv_script_free(s);
+}
+
 static void test_uncapped_state_is_not_limited(void **state)
 {
     (void)state;
@@ -493,6 +520,169 @@ static void test_sandbox_env(void **state)
     sv_script_free(s);
 }
 
+/* ---- CPU budget ----------------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs `code` as a script file named spin.lua under a 20 ms budget; expects the stop, at
+ * spin.lua:line (line 0: any line of the file), and the state usable afterwards. */
+static void expect_stopped(sv_watchdog_t *w, const char *code, int line)
+{
+    sv_script_t *s = new_script("spin", 0);
+    lua_State *L = sv_script_lua(s);
+    sv_script_set_cpu_budget(s, 20);
+    assert_int_equal(sv_watchdog_add(w, s), 0);
+    sv_diag_t d;
+    int64_t t0 = now_ms();
+    int rc = sv_script_load_string(s, code, strlen(code), "@spin.lua", &d);
+    int64_t took = now_ms() - t0;
+    if (rc != SV_E_LIMIT)
+        fail_msg("%s: expected the CPU stop, got %d %s", code, rc, rc ? d.msg : "");
+    int at = 0, end = 0;
+    if (sscanf(d.msg, "spin.lua:%d: CPU budget of 20 ms exceeded%n", &at, &end) != 1 || d.msg[end] != 0 ||
+        (line && at != line))
+        fail_msg("%s: unexpected message '%s' (want line %d)", code, d.msg, line);
+    assert_int_equal(lua_gettop(L), 0);
+    /* a generous bound: the measured figure (within 1.5 budgets) is in bench_dispatch */
+    if (took > 2000)
+        fail_msg("%s: stopped after %lld ms", code, (long long)took);
+    /* the hook is gone: the state runs the next call to its end */
+    static const char ok[] = "local n = 0 for i = 1, 1000 do n = n + i end return { n = n }";
+    assert_int_equal(sv_script_load_string(s, ok, strlen(ok), "@ok.lua", &d), 0);
+    lua_getfield(L, -1, "n");
+    assert_int_equal(lua_tointeger(L, -1), 500500);
+    lua_settop(L, 0);
+    sv_script_stats_t st;
+    sv_script_stats(s, &st);
+    assert_int_equal(st.cpu_stops, 1);
+    sv_script_free(s); /* leaves the watchdog itself */
+}
+
+static void test_cpu_budget_stops_runaway_calls(void **state)
+{
+    (void)state;
+    sv_watchdog_t *w = sv_watchdog_new();
+    assert_non_null(w);
+    /* interpreted: a loop the JIT refuses (it creates a closure per iteration) */
+    expect_stopped(w, "local n = 0\nwhile true do local f = function() return n end; n = n + 1 end\nreturn {}", 2);
+    sv_watchdog_free(w);
+}
+
+static void test_cpu_budget_cannot_be_swallowed(void **state)
+{
+    (void)state;
+    if (!sv_script_guard_stops_jit())
+        skip(); /* these loops get compiled: a stock LuaJIT cannot stop them */
+    sv_watchdog_t *w = sv_watchdog_new();
+    /* a script's own pcall, xpcall handler or coroutine cannot keep it alive */
+    expect_stopped(w, "local function spin() while true do end end\nwhile true do pcall(spin) end\n", 0);
+    /* ... nor a pcall whose return ends the call: it is still reported as stopped */
+    expect_stopped(w, "return pcall(function()\n  local x = 0 repeat x = x + 1 until false\nend)\n", 2);
+    expect_stopped(w, "xpcall(function() error('x') end,\n function() while true do end end)\nreturn {}", 2);
+    expect_stopped(w, "local co = coroutine.wrap(function()\nwhile true do coroutine.yield() end end)\n"
+                      "while true do co() end", 0);
+    expect_stopped(w, "while true do\n coroutine.resume(coroutine.create(function() while true do end end))\nend", 0);
+    /* deep recursion that keeps catching its own stack overflow */
+    expect_stopped(w, "local function deep(n) return 1 + deep(n + 1) end\nwhile true do pcall(deep, 1) end", 0);
+    sv_watchdog_free(w);
+}
+
+static void test_cpu_budget_stops_jit_compiled_loops(void **state)
+{
+    (void)state;
+    if (!sv_script_guard_stops_jit())
+        skip(); /* Debian's LuaJIT without LUAJIT_ENABLE_CHECKHOOK: see scripts/build-luajit.sh */
+    sv_watchdog_t *w = sv_watchdog_new();
+    expect_stopped(w, "local x = 0\nwhile true do x = x + 1 end", 2);
+    expect_stopped(w, "local s = 0\nfor i = 1, 1e18 do s = s + i % 7 end", 2);
+    expect_stopped(w, "local t = {}\nfor i = 1, 1e18 do t[i % 64 + 1] = i end", 2);
+    expect_stopped(w, "local t = {1, 2, 3}\nwhile true do for k, v in pairs(t) do t[k] = v + 1 end end", 2);
+    expect_stopped(w, "local function f(x) return x + 1 end\nlocal x = 0\nwhile true do x = f(x) end", 0);
+    /* string patterns run in C: the build's LuaJIT stops the matcher once the hook is armed */
+    expect_stopped(w, "local s = string.rep('a', 1e5)\nreturn { s:find('.-.-.-b') }", 2);
+    expect_stopped(w, "local s = string.rep('a', 1e5)\nwhile true do pcall(string.gsub, s, '(a*)*b', '') end", 2);
+    sv_watchdog_free(w);
+}
+
+static void test_cpu_budget_lets_calls_within_it_run(void **state)
+{
+    (void)state;
+    sv_watchdog_t *w = sv_watchdog_new();
+    sv_script_t *s = new_script("fine", 0);
+    lua_State *L = sv_script_lua(s);
+    sv_script_set_cpu_budget(s, 200);
+    assert_true(sv_script_cpu_budget(s) == 200);
+    assert_int_equal(sv_watchdog_add(w, s), 0);
+    assert_int_equal(sv_watchdog_add(w, s), SV_E_EXISTS);
+    /* 20,000 short calls span many watchdog ticks: none may be stopped (an arm that arrives
+     * after its call ended must not hit the next call) */
+    assert_int_equal(luaL_loadstring(L, "return function(n) local s = 0 for i = 1, n do s = s + i end return s end"), 0);
+    sv_diag_t d;
+    assert_int_equal(sv_script_pcall(s, 0, 1, &d), 0);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < 20000; i++) {
+        lua_pushvalue(L, -1);
+        lua_pushinteger(L, 1000);
+        assert_int_equal(sv_script_pcall(s, 1, 1, &d), 0);
+        assert_int_equal(lua_tointeger(L, -1), 500500);
+        lua_pop(L, 1);
+    }
+    int64_t took = now_ms() - t0;
+    /* one call of about 20 ms of CPU, a tenth of the budget */
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, 20000000);
+    assert_int_equal(sv_script_pcall(s, 1, 1, &d), 0);
+    lua_pop(L, 1);
+    sv_script_stats_t st;
+    sv_script_stats(s, &st);
+    assert_int_equal(st.cpu_stops, 0);
+    assert_int_equal(st.calls, 20002);
+    print_message("20000 short calls in %lld ms\n", (long long)took);
+    /* no budget: nothing is stopped */
+    sv_script_set_cpu_budget(s, 0);
+    lua_pushvalue(L, -1);
+    lua_pushinteger(L, 100000000);
+    assert_int_equal(sv_script_pcall(s, 1, 1, &d), 0);
+    lua_settop(L, 0);
+    sv_watchdog_remove(w, s);
+    sv_watchdog_free(w);
+    sv_script_free(s);
+}
+
+static void test_cpu_budget_error_objects_and_finalizers(void **state)
+{
+    (void)state;
+    sv_watchdog_t *w = sv_watchdog_new();
+    sv_script_t *s = new_script("gc", 0);
+    lua_State *L = sv_script_lua(s);
+    sv_script_set_cpu_budget(s, 20);
+    sv_watchdog_add(w, s);
+    sv_diag_t d;
+    /* the host never calls an error object's __tostring, so its loop never runs */
+    static const char tostr[] = "error(setmetatable({}, {__tostring = function() while true do end end}))";
+    assert_int_equal(sv_script_load_string(s, tostr, strlen(tostr), "@tostring.lua", &d), SV_E_SCRIPT);
+    assert_string_equal(d.msg, "gc: error object is a table value, not a string");
+    /* LuaJIT runs no __gc of a table (scripts can make neither userdata nor cdata), so a
+     * finalizer that would loop is never called; full collections in between */
+    assert_int_equal(luaL_loadstring(L, "ran = false\n"
+                                        "for i = 1, 1000 do setmetatable({}, {__gc = function() ran = true; while true do end end}) end\n"
+                                        "collectgarbage() collectgarbage()\n"
+                                        "return ran"),
+                     0);
+    assert_int_equal(sv_script_pcall(s, 0, 1, &d), 0);
+    assert_true(lua_isboolean(L, -1));
+    assert_false(lua_toboolean(L, -1));
+    lua_settop(L, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    sv_script_free(s);
+    sv_watchdog_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -506,9 +696,15 @@ int main(void)
         cmocka_unit_test(test_pcall_non_string_error),
         cmocka_unit_test(test_memory_cap),
         cmocka_unit_test(test_memory_cap_while_compiling),
+        cmocka_unit_test(test_memory_cap_inside_compiled_code),
         cmocka_unit_test(test_uncapped_state_is_not_limited),
         cmocka_unit_test(test_stats),
         cmocka_unit_test(test_sandbox_env),
+        cmocka_unit_test(test_cpu_budget_stops_runaway_calls),
+        cmocka_unit_test(test_cpu_budget_cannot_be_swallowed),
+        cmocka_unit_test(test_cpu_budget_stops_jit_compiled_loops),
+        cmocka_unit_test(test_cpu_budget_lets_calls_within_it_run),
+        cmocka_unit_test(test_cpu_budget_error_objects_and_finalizers),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
