@@ -387,6 +387,9 @@ int sv_engine_cancel_all(sv_engine_t *eng, uint32_t sid, uint32_t symbol);
  * checks. Returns its id (>= 1) or a negative code with diag ("file:line: ..."). */
 int sv_engine_add_rule(sv_engine_t *eng, const char *name, const char *file, const sv_param_t *params,
                        uint32_t n_params, sv_diag_t *diag);
+/* Live reload of a strategy now (what a change of its file triggers): 0, or the reason the
+ * running version stays, in diag. */
+int sv_engine_reload_strategy(sv_engine_t *eng, uint32_t sid, sv_diag_t *diag);
 int sv_engine_strategy_enabled(sv_engine_t *eng, uint32_t sid);
 const char *sv_engine_strategy_error(sv_engine_t *eng, uint32_t sid);
 /* Protective orders every position the strategy opens gets unless an order names its own (its

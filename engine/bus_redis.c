@@ -64,6 +64,7 @@ struct sv_bus_redis {
     int ask_node;
     char *cmd;
     size_t cmd_cap;
+    int barrier; /* after a redirect: send nothing until every reply in flight is in (order) */
     int in_block, closing, shut;
     uint32_t error_logs;
     sv_bus_redis_stats_t st;
@@ -312,8 +313,10 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *pd)
             w->unsure[sv_redis_stream_of(ev->h.kind)] = 1;
             *fl = (uint8_t)(*fl | F_LOST);
         }
-        if (w->phase == P_RUN && sv_redis_client_ready(w->client)) /* an ASK node went away */
+        if (w->phase == P_RUN && sv_redis_client_ready(w->client)) { /* an ASK node went away */
+            w->barrier = 1;
             start_sync(w);
+        }
         return;
     }
     if (!ev)
@@ -334,12 +337,16 @@ static void on_xadd(redisAsyncContext *ac, void *reply, void *pd)
     sv_evbuf_nack(w->buf, pos); /* before a redirect: it may make the client ready and flush */
     *fl = 0;
     w->st.resent++;
+    /* after a redirect, the events behind this one in flight on the old node come back
+     * redirected too: they all go again, in order, once their replies are in */
     switch (sv_redis_client_redirect(w->client, r, &node)) {
     case SV_REDIS_ASK:
         *fl = F_ASK;
         w->ask_node = node;
+        w->barrier = 1;
         return;
     case SV_REDIS_MOVED:
+        w->barrier = 1;
         return;
     default:
         break;
@@ -361,6 +368,11 @@ static void flush(sv_bus_redis_t *w)
 {
     if (w->phase != P_RUN || w->closing)
         return;
+    if (w->barrier) {
+        if (sv_evbuf_inflight(w->buf))
+            return;
+        w->barrier = 0;
+    }
     uint32_t cap = sv_evbuf_capacity(w->buf);
     while (sv_evbuf_inflight(w->buf) < w->o.pipeline) {
         uint64_t pos;

@@ -30,6 +30,8 @@ struct sv_engine {
     sv_risk_t *risk;
     sv_rules_t *rules; /* custom Lua risk rules, created with the first one */
     sv_protect_t *protect; /* protective orders: stop loss, trailing stop, take profit */
+    struct watch *watches; /* live reload: one per strategy file */
+    uint32_t n_watches;
     uv_fs_poll_t kill_watch; /* the kill switch's state file */
     int kill_watch_on;
     sv_exchange_t venue;
@@ -46,6 +48,19 @@ struct sv_engine {
 };
 
 static int64_t bus_now(void *ud) { return sv_clock_now(ud); }
+
+/* A watched strategy file: events on its directory (editors replace files by rename) start a
+ * short debounce timer; when it fires the strategy is reloaded. */
+typedef struct watch {
+    sv_engine_t *eng;
+    uint32_t sid;
+    char base[256];
+    uv_fs_event_t ev;
+    uv_timer_t debounce;
+    int ok;
+} watch_t;
+
+enum { RELOAD_DEBOUNCE_MS = 15 };
 
 static void close_handle(uv_handle_t *h, void *arg)
 {
@@ -266,6 +281,54 @@ static void kill_watch_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev, co
     (void)curr;
     sv_engine_t *e = h->data;
     sv_risk_kill_switch_sync(e->risk);
+}
+
+static void on_debounced(uv_timer_t *t)
+{
+    watch_t *w = t->data;
+    sv_diag_t d;
+    sv_strategy_reload(w->eng->strategies, w->sid, &d);
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    (void)events;
+    watch_t *w = h->data;
+    if (status < 0 || (filename && strcmp(filename, w->base) != 0))
+        return;
+    uv_timer_start(&w->debounce, on_debounced, RELOAD_DEBOUNCE_MS, 0);
+}
+
+int sv_engine_watch_strategies(sv_engine_t *e, sv_diag_t *d)
+{
+    uint32_t n = sv_strategy_count(e->strategies);
+    if (e->watches || n == 0)
+        return SV_OK;
+    e->watches = calloc(n, sizeof *e->watches);
+    if (!e->watches)
+        return sv_diag_set(d, SV_E_NOMEM, "reload: out of memory");
+    for (uint32_t i = 0; i < n; i++) {
+        watch_t *w = &e->watches[i];
+        const char *file = sv_strategy_file(e->strategies, i + 1);
+        char dir[1024];
+        const char *slash = strrchr(file, '/');
+        snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
+        if (slash && slash == file)
+            snprintf(dir, sizeof dir, "/");
+        snprintf(w->base, sizeof w->base, "%s", slash ? slash + 1 : file);
+        w->eng = e;
+        w->sid = i + 1;
+        if (uv_fs_event_init(&e->loop, &w->ev) != 0 || uv_timer_init(&e->loop, &w->debounce) != 0)
+            return sv_diag_set(d, SV_E_IO, "reload: cannot watch %s", file);
+        w->ev.data = w->debounce.data = w;
+        int rc = uv_fs_event_start(&w->ev, on_fs_event, dir, 0);
+        if (rc != 0)
+            return sv_diag_set(d, SV_E_IO, "reload: cannot watch %s: %s", dir, uv_strerror(rc));
+        w->ok = 1;
+        e->n_watches = i + 1;
+    }
+    sv_log_info(&e->log, "reload", "watching %u strategy file%s for changes", n, n == 1 ? "" : "s");
+    return SV_OK;
 }
 
 int sv_engine_use_risk(sv_engine_t *e, const sv_risk_config_t *cfg)
@@ -640,6 +703,7 @@ void sv_engine_free(sv_engine_t *e)
         uv_run(&e->loop, UV_RUN_DEFAULT);
         uv_loop_close(&e->loop);
     }
+    free(e->watches); /* after the loop closed their handles */
     sv_sim_free(e->sim);
     sv_risk_free(e->risk);
     sv_rules_free(e->rules);
@@ -754,6 +818,12 @@ uint32_t sv_engine_recorded(sv_engine_t *e) { return e->rec_n; }
 const sv_event_t *sv_engine_record_at(sv_engine_t *e, uint32_t i)
 {
     return i < e->rec_n ? &e->rec[i] : NULL;
+}
+
+int sv_engine_reload_strategy(sv_engine_t *e, uint32_t sid, sv_diag_t *d)
+{
+    sv_diag_clear(d);
+    return sv_strategy_reload(e->strategies, sid, d);
 }
 
 int sv_engine_strategy_enabled(sv_engine_t *e, uint32_t sid)

@@ -34,11 +34,12 @@ typedef enum ftype {
 
 typedef struct fdesc {
     const char *name;
+    uint8_t len; /* strlen(name) */
     uint8_t type;
     uint16_t off;
 } fdesc_t;
 
-#define EVF(name, type, member) {name, type, (uint16_t)offsetof(sv_event_t, member)}
+#define EVF(name, type, member) {name, sizeof(name) - 1, type, (uint16_t)offsetof(sv_event_t, member)}
 
 static const fdesc_t header_fields[] = {
     EVF("seq", F_U64, h.seq),
@@ -46,21 +47,21 @@ static const fdesc_t header_fields[] = {
     EVF("ts_exchange", F_I64, h.ts_exchange),
     EVF("ts_receive", F_I64, h.ts_receive),
     EVF("ts_engine", F_I64, h.ts_engine),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t trade_fields[] = {
     EVF("price", F_FIXED, u.trade.price),
     EVF("qty", F_FIXED, u.trade.qty),
     EVF("trade_id", F_U64, u.trade.trade_id),
     EVF("aggressor", F_SIDE, u.trade.aggressor),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t quote_fields[] = {
     EVF("bid_price", F_FIXED, u.quote.bid_price),
     EVF("bid_qty", F_FIXED, u.quote.bid_qty),
     EVF("ask_price", F_FIXED, u.quote.ask_price),
     EVF("ask_qty", F_FIXED, u.quote.ask_qty),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t bar_fields[] = {
     EVF("open", F_FIXED, u.bar.open),
@@ -72,13 +73,13 @@ static const fdesc_t bar_fields[] = {
     EVF("start", F_I64, u.bar.start),
     EVF("interval_s", F_U32, u.bar.interval_s),
     EVF("trades", F_U32, u.bar.trades),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t depth_fields[] = {
     EVF("bids", F_BIDS, u.depth),
     EVF("asks", F_ASKS, u.depth),
     EVF("depth_flags", F_DFLAGS, u.depth.depth_flags),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t signal_fields[] = {
     EVF("signal_id", F_U64, u.signal.signal_id),
@@ -92,7 +93,7 @@ static const fdesc_t signal_fields[] = {
     EVF("stop_price", F_FIXED, u.signal.stop_price),
     EVF("replace_id", F_U64, u.signal.replace_id),
     EVF("tag", F_TAG, u.signal.tag),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t order_fields[] = {
     EVF("client_id", F_U64, u.order.client_id),
@@ -110,7 +111,7 @@ static const fdesc_t order_fields[] = {
     EVF("filled_qty", F_FIXED, u.order.filled_qty),
     EVF("avg_price", F_FIXED, u.order.avg_price),
     EVF("reason", F_TEXT, u.order.reason),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t fill_fields[] = {
     EVF("client_id", F_U64, u.fill.client_id),
@@ -122,26 +123,26 @@ static const fdesc_t fill_fields[] = {
     EVF("qty", F_FIXED, u.fill.qty),
     EVF("fee", F_FIXED, u.fill.fee),
     EVF("fee_asset", F_SYMBOL, u.fill.fee_asset),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t timer_fields[] = {
     EVF("timer_id", F_U64, u.timer.timer_id),
     EVF("strategy", F_U32, u.timer.strategy),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t alert_fields[] = {
     EVF("code", F_ALERT, u.alert.code),
     EVF("source", F_U32, u.alert.source),
     EVF("text", F_TEXT, u.alert.text),
     EVF("value", F_I64, u.alert.value),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const fdesc_t position_fields[] = {
     EVF("strategy", F_U32, u.position.strategy),
     EVF("qty", F_FIXED, u.position.qty),
     EVF("avg_price", F_FIXED, u.position.avg_price),
     EVF("realized_pnl", F_FIXED, u.position.realized_pnl),
-    {NULL, 0, 0}};
+    {NULL, 0, 0, 0}};
 
 static const char *const kind_names[SV_EV_KIND_COUNT] = {
     NULL, "trade", "quote", "bar", "depth", "signal", "order", "fill", "timer", "alert", "position"};
@@ -198,17 +199,29 @@ const char *sv_event_status_name(int status)
 
 /* ---- encoding ---- */
 
+/* two digits at a time: timestamps have 19 */
+static const char digits2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                 "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                 "8081828384858687888990919293949596979899";
+
 static char *fmt_u64(char *p, uint64_t v)
 {
     char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    int n = 20;
+    while (v >= 100) {
+        unsigned d = (unsigned)(v % 100) * 2;
+        v /= 100;
+        tmp[--n] = digits2[d + 1];
+        tmp[--n] = digits2[d];
+    }
+    if (v >= 10) {
+        tmp[--n] = digits2[v * 2 + 1];
+        tmp[--n] = digits2[v * 2];
+    } else {
+        tmp[--n] = (char)('0' + v);
+    }
+    memcpy(p, tmp + n, (size_t)(20 - n));
+    return p + (20 - n);
 }
 
 static char *fmt_i64(char *p, int64_t v)
@@ -285,12 +298,12 @@ static char *fmt_levels(char *p, const sv_level_t *lv, int n)
     return p;
 }
 
-static int add(sv_event_fields_t *o, const char *name, const char *v, size_t len)
+static int add(sv_event_fields_t *o, const char *name, size_t name_len, const char *v, size_t len)
 {
-    if (o->n >= SV_EVENT_MAX_FIELDS || len > UINT16_MAX)
+    if (o->n >= SV_EVENT_MAX_FIELDS || len > UINT16_MAX || name_len > UINT8_MAX)
         return SV_E_FULL;
     o->name[o->n] = name;
-    o->name_len[o->n] = (uint8_t)strlen(name);
+    o->name_len[o->n] = (uint8_t)name_len;
     o->value[o->n] = v;
     o->value_len[o->n] = (uint16_t)len;
     o->n++;
@@ -304,7 +317,7 @@ int sv_event_fields_add(sv_event_fields_t *o, const char *name, const char *valu
     char *p = o->buf + o->used;
     memcpy(p, value, len);
     o->used += len;
-    return add(o, name, p, len);
+    return add(o, name, strlen(name), p, len);
 }
 
 /* the longest a value other than a name can be: depth levels, 5 x (2 x 21 + 2) bytes */
@@ -355,7 +368,7 @@ static int encode_list(const fdesc_t *f, const sv_event_t *ev, const sv_event_na
         }
         default: return SV_E_INVAL;
         }
-        int rc = add(o, f->name, start, (size_t)(p - start));
+        int rc = add(o, f->name, f->len, start, (size_t)(p - start));
         if (rc)
             return rc;
         o->used += (size_t)(p - start);
@@ -370,7 +383,7 @@ int sv_event_encode(const sv_event_t *ev, const sv_event_names_t *nm, sv_event_f
     unsigned k = ev->h.kind;
     if (k == SV_EV_NONE || k >= SV_EV_KIND_COUNT)
         return SV_E_INVAL;
-    add(o, "kind", kind_names[k], strlen(kind_names[k]));
+    add(o, "kind", 4, kind_names[k], strlen(kind_names[k]));
     int rc = encode_list(header_fields, ev, nm, o);
     return rc ? rc : encode_list(kind_fields[k], ev, nm, o);
 }
@@ -403,9 +416,8 @@ static int fail(dec_t *d, int code, const char *field, const char *why, const ch
 }
 
 /* Index of the field called name, or -1. */
-static long find(dec_t *d, const char *name)
+static long find(dec_t *d, const char *name, size_t nl)
 {
-    size_t nl = strlen(name);
     if (d->cursor < d->n && d->name_lens[d->cursor] == nl && !memcmp(d->names[d->cursor], name, nl))
         return (long)d->cursor++;
     for (size_t i = 0; i < d->n; i++) {
@@ -540,14 +552,14 @@ static int intern_name(dec_t *d, const char *field, sv_intern_t *t, const char *
 static int decode_list(dec_t *d, const fdesc_t *f, const sv_event_names_t *nm, sv_event_t *ev)
 {
     for (; f->name; f++) {
-        long i = find(d, f->name);
+        long i = find(d, f->name, f->len);
         if (i < 0)
             return fail(d, SV_E_NOTFOUND, f->name, "missing", NULL, 0);
         const char *s = d->values[i];
         size_t n = d->value_lens[i];
         char *base = (char *)ev + f->off;
         int rc = SV_OK;
-        int64_t e;
+        int64_t e = 0;
         switch (f->type) {
         case F_U64: {
             uint64_t v;
@@ -658,7 +670,7 @@ int sv_event_decode(size_t n, const char *const *names, const size_t *name_lens,
     if (err && errlen)
         err[0] = '\0';
     memset(ev, 0, sizeof *ev);
-    long i = find(&d, "kind");
+    long i = find(&d, "kind", 4);
     if (i < 0)
         return fail(&d, SV_E_NOTFOUND, "kind", "missing (not an event written by Silvertine?)", NULL, 0);
     int k = sv_event_kind_parse(values[i], (long)value_lens[i]);

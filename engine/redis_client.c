@@ -519,8 +519,8 @@ static void on_tick(uv_timer_t *t)
 int sv_redis_client_poll(sv_redis_client_t *c, int timeout_ms)
 {
     struct pollfd fds[SV_REDIS_MAX_NODES];
-    redisAsyncContext *acs[SV_REDIS_MAX_NODES];
-    node_t *who[SV_REDIS_MAX_NODES];
+    redisAsyncContext *acs[SV_REDIS_MAX_NODES] = {0};
+    node_t *who[SV_REDIS_MAX_NODES] = {0};
     int n = 0;
     for (uint32_t i = 0; i < c->n_nodes; i++) {
         node_t *nd = &c->nodes[i];

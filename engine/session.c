@@ -332,6 +332,9 @@ int sv_session_run(const sv_session_options_t *o, sv_session_result_t *res, sv_d
     if (t0)
         sample(&r, t0), r.next_sample = t0 - t0 % r.interval_ns + r.interval_ns;
     int enabled = sv_engine_start(e);
+    /* paper trading: edits of a strategy file go live without a restart */
+    if (o->mode != SV_SESSION_BACKTEST && sv_engine_watch_strategies(e, d) != 0)
+        sv_log_warn(sv_engine_log(e), "reload", "live reload is off: %s", d->msg);
     if (rs)
         sv_log_info(sv_engine_log(e), "session", "paper trading: %d strateg%s on Redis market data", enabled,
                     enabled == 1 ? "y" : "ies");

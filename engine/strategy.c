@@ -14,6 +14,7 @@
 #include "fixed.h"
 #include "protect.h"
 #include "script.h"
+#include "statecopy.h"
 
 enum { H_START, H_STOP, H_TICK, H_QUOTE, H_BAR, H_BOOK, H_SIGNAL, H_ORDER, H_FILL, H_TIMER, H_RELOAD, H_COUNT };
 
@@ -45,6 +46,12 @@ typedef struct strat {
     uint32_t n_symbols; /* 0: every symbol */
     uint64_t calls;
     double budget_ms; /* CPU budget of a handler call; <= 0: none */
+    int ctx_ref;      /* the script's ctx table, for a live reload */
+    /* what a reload needs to load the file again as it was configured */
+    sv_param_t *params;
+    uint32_t n_params;
+    double spec_cpu_ms, spec_mem_mb;
+    uint32_t reloads;
     int64_t timers[SV_STRATEGY_MAX_TIMERS]; /* armed timer ids; negative: a repeating one */
     uint32_t n_timers;
 } strat_t;
@@ -319,11 +326,38 @@ sv_strategy_host_t *sv_strategy_host_new(sv_bus_t *bus, sv_clock_t *clock, sv_in
     return h;
 }
 
+static void free_params(sv_param_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; p && i < n; i++) {
+        free((char *)p[i].key);
+        free((char *)p[i].string);
+    }
+    free(p);
+}
+
+/* a deep copy of the spec's params, kept for reloads */
+static int keep_params(strat_t *s, const sv_strategy_spec_t *spec)
+{
+    s->params = calloc(spec->n_params + 1, sizeof *s->params);
+    if (!s->params)
+        return SV_E_NOMEM;
+    s->n_params = spec->n_params;
+    for (uint32_t i = 0; i < spec->n_params; i++) {
+        s->params[i] = spec->params[i];
+        s->params[i].key = spec->params[i].key ? strdup(spec->params[i].key) : NULL;
+        s->params[i].string = spec->params[i].string ? strdup(spec->params[i].string) : NULL;
+        if ((spec->params[i].key && !s->params[i].key) || (spec->params[i].string && !s->params[i].string))
+            return SV_E_NOMEM;
+    }
+    return SV_OK;
+}
+
 static void strat_free(strat_t *s)
 {
     if (!s)
         return;
     sv_script_free(s->script);
+    free_params(s->params, s->n_params);
     free(s->slot);
     free(s);
 }
@@ -423,6 +457,8 @@ static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t
         return rc;
     }
     /* stack: ..., ctx, dispatch */
+    lua_pushvalue(L, -2);
+    s->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     for (int i = 0; i < H_COUNT; i++) {
         lua_getfield(L, -1, handler_names[i]);
         s->ref[i] = lua_isfunction(L, -1) ? luaL_ref(L, LUA_REGISTRYINDEX) : (lua_pop(L, 1), LUA_NOREF);
@@ -466,7 +502,14 @@ int sv_strategy_load(sv_strategy_host_t *h, const sv_strategy_spec_t *spec, sv_d
         }
         s->symbols[s->n_symbols++] = id;
     }
-    int rc = load_into(h, s, spec, d);
+    s->spec_cpu_ms = spec->cpu_budget_ms;
+    s->spec_mem_mb = spec->memory_limit_mb;
+    int rc = keep_params(s, spec);
+    if (rc) {
+        strat_free(s);
+        return sv_diag_set(d, rc, "%s: out of memory", spec->name);
+    }
+    rc = load_into(h, s, spec, d);
     if (rc) {
         strat_free(s);
         return rc;
@@ -647,4 +690,114 @@ int sv_strategy_script_stats(const sv_strategy_host_t *h, uint32_t sid, size_t *
     if (allocs)
         *allocs = st.allocs;
     return SV_OK;
+}
+
+/* ---- live reload ------------------------------------------------------------------------ */
+
+static void reload_alert(sv_strategy_host_t *h, strat_t *s, int code, const char *msg)
+{
+    sv_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.h.kind = SV_EV_ALERT;
+    ev.h.ts_exchange = ev.h.ts_receive = sv_clock_now(h->clock);
+    ev.u.alert.code = (uint32_t)code;
+    ev.u.alert.source = s->id;
+    ev.u.alert.text = sv_intern_add(h->texts, msg, -1);
+    ev.u.alert.value = s->reloads;
+    sv_bus_publish(h->bus, &ev);
+}
+
+int sv_strategy_reload(sv_strategy_host_t *h, uint32_t sid, sv_diag_t *d)
+{
+    strat_t *s = get(h, sid);
+    if (!s)
+        return sv_diag_set(d, SV_E_NOTFOUND, "reload: unknown strategy id %u", sid);
+    char comp[96];
+    snprintf(comp, sizeof comp, "strategy %s", s->name);
+    /* the new version is built beside the old one, sharing only the identity and the slot */
+    strat_t n = *s;
+    n.script = NULL;
+    n.L = NULL;
+    n.calls = 0;
+    const char *names[SV_STRATEGY_MAX_SYMBOLS];
+    for (uint32_t i = 0; i < s->n_symbols; i++)
+        names[i] = sv_intern_name(h->symbols, s->symbols[i]);
+    sv_strategy_spec_t spec = {.name = s->name, .file = s->file, .symbols = names, .n_symbols = s->n_symbols,
+                               .params = s->params, .n_params = s->n_params, .cpu_budget_ms = s->spec_cpu_ms,
+                               .memory_limit_mb = s->spec_mem_mb};
+    int rc = load_into(h, &n, &spec, d);
+    lua_State *L = n.L;
+    if (rc == 0) {
+        /* ctx.state carries over: copy it into the new state, then on_reload(ctx, old_state)
+         * (or on_start) decides what to keep */
+        sv_statecopy_stats_t cs;
+        rc = sv_statecopy(s->L, s->ctx_ref, "state", L, &cs, d);
+        if (rc == 0) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, n.ctx_ref);
+            lua_pushvalue(L, -2);
+            lua_setfield(L, -2, "state");
+            lua_pop(L, 1);
+            int hi = n.ref[H_RELOAD] != LUA_NOREF ? H_RELOAD : H_START;
+            if (n.ref[hi] != LUA_NOREF) {
+                sv_bus_hold(h->bus);
+                lua_rawgeti(L, LUA_REGISTRYINDEX, n.ref[hi]);
+                if (hi == H_RELOAD)
+                    lua_pushvalue(L, -2); /* on_reload(ctx, old_state) */
+                else
+                    lua_remove(L, -2);
+                *n.slot = &empty_event;
+                rc = sv_script_pcall(n.script, hi == H_RELOAD ? 1 : 0, 0, d);
+                if (rc) {
+                    char msg[sizeof d->msg];
+                    snprintf(msg, sizeof msg, "%s: %.900s", handler_names[hi], d->msg);
+                    sv_diag_set(d, rc, "%s", msg);
+                }
+                sv_bus_release(h->bus);
+            }
+            lua_settop(L, 0);
+            if (cs.dropped)
+                sv_log_warn(h->log, comp, "reload: %zu value(s) in ctx.state could not be carried over "
+                            "(functions, coroutines, userdata)", cs.dropped);
+        }
+    }
+    if (rc) {
+        sv_script_free(n.script);
+        s->reloads++;
+        sv_log_error(h->log, comp, "reload failed, the running version stays: %s", d->msg);
+        char msg[sizeof d->msg + 32];
+        snprintf(msg, sizeof msg, "reload failed: %s", d->msg);
+        reload_alert(h, s, SV_ALERT_RELOAD_FAILED, msg);
+        return rc;
+    }
+    /* swap: same id, orders, positions and protective orders; the new code from now on */
+    sv_script_t *old = s->script;
+    s->script = n.script;
+    s->L = n.L;
+    s->ctx_ref = n.ctx_ref;
+    memcpy(s->ref, n.ref, sizeof s->ref);
+    s->budget_ms = n.budget_ms;
+    s->reloads++;
+    int was_disabled = !s->enabled;
+    s->enabled = 1;
+    s->stopping = 0;
+    s->error[0] = '\0';
+    sv_script_free(old);
+    sv_log_info(h->log, comp, "reloaded %s (reload %u)%s", s->file, s->reloads,
+                was_disabled ? "; re-enabled" : "");
+    char msg[1200];
+    snprintf(msg, sizeof msg, "reloaded %.1000s", s->file);
+    reload_alert(h, s, SV_ALERT_SCRIPT_RELOADED, msg);
+    return SV_OK;
+}
+
+const char *sv_strategy_file(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->file : "";
+}
+
+uint32_t sv_strategy_reloads(const sv_strategy_host_t *h, uint32_t sid)
+{
+    const strat_t *s = get(h, sid);
+    return s ? s->reloads : 0;
 }

@@ -92,6 +92,17 @@ uint64_t sv_strategy_cpu_stops(const sv_strategy_host_t *host, uint32_t sid);
 int sv_strategy_script_stats(const sv_strategy_host_t *host, uint32_t sid, size_t *mem_bytes,
                              uint64_t *allocs);
 
+/* Live reload: compiles the strategy's file again in a fresh state, copies ctx.state into it,
+ * calls on_reload(ctx, old_state) (or on_start when there is none) and, only if all of that
+ * succeeds, swaps it in: same id, orders, positions and protective orders; a disabled
+ * strategy is re-enabled. Otherwise the running version stays and diag says why (file:line).
+ * Either way an SV_EV_ALERT (SCRIPT_RELOADED or RELOAD_FAILED) and a log line. Call it between
+ * events, never from inside a handler. */
+int sv_strategy_reload(sv_strategy_host_t *host, uint32_t sid, sv_diag_t *diag);
+const char *sv_strategy_file(const sv_strategy_host_t *host, uint32_t sid);
+/* Reload attempts so far (successful or not). */
+uint32_t sv_strategy_reloads(const sv_strategy_host_t *host, uint32_t sid);
+
 /* The FFI table handed to scripts (exposed for tests and tools). */
 const sv_ctx_api_t *sv_strategy_api(void);
 

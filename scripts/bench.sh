@@ -25,6 +25,7 @@ run_bench() { # name args...
 run_bench "$BUILD/bench_dispatch"
 run_bench "$BUILD/bench_redis" # starts its own redis-server on a free port (or uses $SV_REDIS_PORT)
 run_bench "$BUILD/bench_risk"
+run_bench "$BUILD/bench_reload"
 run_bench "$BUILD/bench_backtest" bench/config/environments/bench.yaml "$data/BTCUSDT-trades-10M.csv" \
   "$data/BTCUSDT-1m-1y.csv" "$data/ETHUSDT-1m-1y.csv" "$data/BNBUSDT-1m-1y.csv"
 sleep 0.2

@@ -8,6 +8,10 @@ function S.on_start(ctx)
   ctx.state.avg = {}
 end
 
+-- A live reload keeps ctx.state (the averages stay warm); without on_reload, on_start would
+-- run again and start them over.
+function S.on_reload(ctx, old_state) end
+
 local function averages(ctx, symbol)
   local a = ctx.state.avg[symbol]
   if not a then

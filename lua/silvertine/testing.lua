@@ -385,4 +385,14 @@ end
 
 function T:stop() self.lib.sv_engine_stop(self.eng) end
 
+-- Reloads a strategy (default: the first) from its file, as an edit during a run would.
+-- Returns true, or false and the reason the running version stays.
+function T:reload(name)
+  local d = ffi.new("sv_diag_t")
+  if self.lib.sv_engine_reload_strategy(self.eng, self:id(name), d) ~= 0 then
+    return false, ffi.string(d.msg)
+  end
+  return true
+end
+
 return M
