@@ -272,10 +272,11 @@ static const char *const kline_names[] = {"open_time", "open", "high", "low", "c
 /* Returns 1 event, 2 skipped row, or an error. */
 static int kline(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_t *d)
 {
-    char cols[16];
-    snprintf(cols, sizeof cols, "%d", nf);
-    if (nf != 12)
+    if (nf != 12) {
+        char cols[16];
+        snprintf(cols, sizeof cols, "%d", nf);
         BAD("expected 12 kline columns, got %s", cols);
+    }
     int64_t ot, ct, trades;
     sv_fixed_t v[9];
     if (parse_i64(&f[0], &ot) != 0)
@@ -340,11 +341,12 @@ static int kline(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_
 
 static int trade(sv_md_reader_t *r, field_t *f, int nf, sv_event_t *ev, sv_diag_t *d)
 {
-    char cols[16];
-    snprintf(cols, sizeof cols, "%d", nf);
-    if (nf != 6 && nf != 7)
+    if (nf != 6 && nf != 7) {
+        char cols[16];
+        snprintf(cols, sizeof cols, "%d", nf);
         BAD("expected 6 or 7 trade columns (id, price, qty, quote_qty, time, is_buyer_maker[, "
             "is_best_match]), got %s", cols);
+    }
     int64_t id, t;
     sv_fixed_t px, qty;
     int maker;

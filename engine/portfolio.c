@@ -40,6 +40,9 @@ struct sv_portfolio {
     uint32_t stride;        /* max_strategies + 1 */
     sv_position_t *pos;     /* [symbol * stride + strategy]; strategy 0 = the account */
     sv_position_t *own0;    /* [symbol]: the position of fills that carry strategy 0 */
+    uint8_t *traded;        /* [symbol * stride + strategy]: the row has had a fill (so marks it) */
+    uint32_t **traders;     /* [symbol]: the strategies with a fill on it, for marking */
+    uint32_t *n_traders;
     trip_t *trips;          /* [symbol * stride + strategy]; strategy 0 = own0's */
     sv_fixed_t *bal;        /* [asset] */
     sv_fixed_t *marks;      /* [symbol] */
@@ -102,6 +105,9 @@ sv_portfolio_t *sv_portfolio_new(const sv_instruments_t *ins, uint32_t max_ids, 
     p->stride = max_strategies + 1;
     p->pos = calloc(cells, sizeof *p->pos);
     p->own0 = calloc(max_ids, sizeof *p->own0);
+    p->traded = calloc(cells, 1);
+    p->traders = calloc(max_ids, sizeof *p->traders);
+    p->n_traders = calloc(max_ids, sizeof *p->n_traders);
     p->trips = calloc(cells, sizeof *p->trips);
     p->bal = calloc(max_ids, sizeof *p->bal);
     p->marks = calloc(max_ids, sizeof *p->marks);
@@ -110,7 +116,7 @@ sv_portfolio_t *sv_portfolio_new(const sv_instruments_t *ins, uint32_t max_ids, 
     p->pair_by_base = calloc(max_ids, sizeof *p->pair_by_base);
     p->cap_records = 64;
     p->records = malloc(p->cap_records * sizeof *p->records);
-    if (!p->pos || !p->own0 || !p->trips || !p->bal || !p->marks || !p->seen || !p->pairs ||
+    if (!p->pos || !p->own0 || !p->traded || !p->traders || !p->n_traders || !p->trips || !p->bal || !p->marks || !p->seen || !p->pairs ||
         !p->pair_by_base || !p->records) {
         sv_portfolio_free(p);
         return NULL;
@@ -123,6 +129,12 @@ void sv_portfolio_free(sv_portfolio_t *p)
     if (!p)
         return;
     free(p->pos);
+    free(p->traded);
+    if (p->traders)
+        for (uint32_t i = 0; i < p->max_ids; i++)
+            free(p->traders[i]);
+    free(p->traders);
+    free(p->n_traders);
     free(p->own0);
     free(p->trips);
     free(p->bal);
@@ -186,9 +198,12 @@ void sv_portfolio_mark(sv_portfolio_t *p, uint32_t symbol, sv_fixed_t price)
     if (!p->seen[symbol])
         first_sight(p, symbol);
     p->marks[symbol] = price;
+    /* per market event: only the account row and the strategies that traded the symbol (a
+     * row that never traded is flat, and gets the mark when its first fill comes) */
     sv_position_t *row = &p->pos[(size_t)symbol * p->stride];
-    for (uint32_t s = 0; s < p->stride; s++)
-        row[s].mark = price;
+    row[0].mark = price;
+    for (uint32_t i = 0; i < p->n_traders[symbol]; i++)
+        row[p->traders[symbol][i]].mark = price;
     p->own0[symbol].mark = price;
 }
 
@@ -375,6 +390,16 @@ int sv_portfolio_apply_fill(sv_portfolio_t *p, const sv_event_t *ev)
         p->cap_records *= 2;
     }
 
+    if (f->strategy && !p->traded[row + f->strategy]) {
+        /* the first fill of this strategy on this symbol: mark its row from now on */
+        uint32_t *t = realloc(p->traders[sym], (p->n_traders[sym] + 1) * sizeof *t);
+        if (!t)
+            return SV_E_NOMEM;
+        p->traders[sym] = t;
+        t[p->n_traders[sym]++] = f->strategy;
+        p->traded[row + f->strategy] = 1;
+    }
+
     /* Commit: nothing below can fail. */
     if (!p->seen[sym])
         first_sight(p, sym);
@@ -398,7 +423,12 @@ const sv_position_t *sv_portfolio_position(const sv_portfolio_t *p, uint32_t str
 {
     if (symbol >= p->max_ids || strategy >= p->stride)
         return &flat_position;
-    return &p->pos[(size_t)symbol * p->stride + strategy];
+    sv_position_t *row = &p->pos[(size_t)symbol * p->stride + strategy];
+    /* a row that never traded is not marked per event (sv_portfolio_mark): bring its mark
+     * up to date when someone looks (it is flat, so only the mark can be stale) */
+    if (strategy && !p->traded[(size_t)symbol * p->stride + strategy])
+        row->mark = p->marks[symbol];
+    return row;
 }
 
 sv_fixed_t sv_portfolio_unrealized(const sv_position_t *pos)
