@@ -209,6 +209,18 @@ static int report(run_t *r, sv_replay_t *rp, double initial, sv_session_result_t
     if (rc == 0) {
         fputc('\n', r->out);
         sv_report_print_summary(r->out, &in, &res->metrics);
+        /* the last round trips, so a run shows its trades without opening the report */
+        uint32_t first = n > 10 ? n - 10 : 0;
+        if (n)
+            fprintf(r->out, "\n%s trades (%u in all; every one is in the report):\n", n > 10 ? "last 10" : "all", n);
+        for (uint32_t i = first; i < n; i++) {
+            char open[32], close[32];
+            fmt_time(tr[i].open_ts, open, sizeof open);
+            fmt_time(tr[i].close_ts, close, sizeof close);
+            fprintf(r->out, "  %s -> %s  %-10s %-5s qty %-10g entry %-12.2f exit %-12.2f pnl %+.2f %s\n", open,
+                    close, tr[i].symbol, tr[i].side > 0 ? "long" : "short", tr[i].qty, tr[i].entry_price,
+                    tr[i].exit_price, tr[i].pnl, in.quote);
+        }
     }
     if (rc == 0 && r->o->out_dir) {
         char pj[1100], ph[1100];

@@ -15,6 +15,7 @@ PACKAGES=(
   libsqlite3-dev                    # order/fill store
   lua-cjson lua-busted              # busted specs under LuaJIT
   libcmocka-dev                     # C unit tests
+  tzdata                            # time zones: trading hours and loss periods (risk)
 )
 
 missing=()
