@@ -390,6 +390,8 @@ int sv_engine_add_rule(sv_engine_t *eng, const char *name, const char *file, con
 /* Live reload of a strategy now (what a change of its file triggers): 0, or the reason the
  * running version stays, in diag. */
 int sv_engine_reload_strategy(sv_engine_t *eng, uint32_t sid, sv_diag_t *diag);
+/* The same for custom risk rule `id` (as sv_engine_add_rule returned it). */
+int sv_engine_reload_rule(sv_engine_t *eng, int id, sv_diag_t *diag);
 int sv_engine_strategy_enabled(sv_engine_t *eng, uint32_t sid);
 const char *sv_engine_strategy_error(sv_engine_t *eng, uint32_t sid);
 /* Protective orders every position the strategy opens gets unless an order names its own (its

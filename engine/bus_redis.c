@@ -373,7 +373,7 @@ static void flush(sv_bus_redis_t *w)
             return;
         w->barrier = 0;
     }
-    uint32_t cap = sv_evbuf_capacity(w->buf);
+    uint32_t cap = sv_evbuf_capacity(w->buf), sent = 0;
     while (sv_evbuf_inflight(w->buf) < w->o.pipeline) {
         uint64_t pos;
         const sv_event_t *ev = sv_evbuf_next(w->buf, &pos);
@@ -390,7 +390,10 @@ static void flush(sv_bus_redis_t *w)
             sv_evbuf_nack(w->buf, pos);
             break;
         }
+        sent++;
     }
+    if (sent)
+        sv_redis_client_write(w->client);
 }
 
 static void sync_resend(sv_bus_redis_t *w);
@@ -682,9 +685,11 @@ static int publish(void *self, const sv_event_t *ev)
     if (w->closing)
         return SV_E_STATE;
     int rc = sv_evbuf_push(w->buf, ev);
-    if (rc == SV_E_FULL) {
-        if (w->o.overflow == SV_OVERFLOW_BLOCK)
-            return block_push(w, ev);
+    if (rc == SV_E_FULL && w->o.overflow == SV_OVERFLOW_BLOCK)
+        rc = block_push(w, ev);
+    if (rc == SV_OK) /* the slot may have held a dropped event's flags */
+        w->flags[sv_evbuf_last_slot(w->buf)] = 0;
+    else if (rc == SV_E_FULL && w->o.overflow == SV_OVERFLOW_HALT) {
         sv_log_error(w->log, "redis writer", "buffer full (%u events; Redis %s) and bus.redis.overflow is halt: "
                      "events are refused from now on and the engine is asked to stop",
                      sv_evbuf_capacity(w->buf), w->st.connected ? "too slow" : "unreachable");

@@ -53,7 +53,8 @@ static int64_t bus_now(void *ud) { return sv_clock_now(ud); }
  * short debounce timer; when it fires the strategy is reloaded. */
 typedef struct watch {
     sv_engine_t *eng;
-    uint32_t sid;
+    uint32_t sid;  /* a strategy, or */
+    int rule;      /* a custom risk rule (sid 0) */
     char base[256];
     uv_fs_event_t ev;
     uv_timer_t debounce;
@@ -287,7 +288,23 @@ static void on_debounced(uv_timer_t *t)
 {
     watch_t *w = t->data;
     sv_diag_t d;
-    sv_strategy_reload(w->eng->strategies, w->sid, &d);
+    if (w->sid) {
+        sv_strategy_reload(w->eng->strategies, w->sid, &d);
+        return;
+    }
+    /* a rule: its reload is an event too (the strategy host publishes its own) */
+    int rc = sv_rules_reload(w->eng->rules, w->rule, &d);
+    char msg[1200];
+    snprintf(msg, sizeof msg, "rule %s: %s%.1000s", sv_rules_name(w->eng->rules, w->rule),
+             rc ? "reload failed: " : "reloaded ", rc ? d.msg : sv_rules_file(w->eng->rules, w->rule));
+    sv_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    ev.h.kind = SV_EV_ALERT;
+    ev.h.ts_exchange = ev.h.ts_receive = sv_clock_now(w->eng->clock);
+    ev.u.alert.code = rc ? SV_ALERT_RELOAD_FAILED : SV_ALERT_SCRIPT_RELOADED;
+    ev.u.alert.source = (uint32_t)w->rule;
+    ev.u.alert.text = sv_intern_add(w->eng->texts, msg, -1);
+    sv_bus_publish(w->eng->bus, &ev);
 }
 
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
@@ -301,15 +318,16 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 
 int sv_engine_watch_strategies(sv_engine_t *e, sv_diag_t *d)
 {
-    uint32_t n = sv_strategy_count(e->strategies);
-    if (e->watches || n == 0)
+    uint32_t ns = sv_strategy_count(e->strategies);
+    uint32_t nr = e->rules ? (uint32_t)sv_rules_count(e->rules) : 0;
+    if (e->watches || ns + nr == 0)
         return SV_OK;
-    e->watches = calloc(n, sizeof *e->watches);
+    e->watches = calloc(ns + nr, sizeof *e->watches);
     if (!e->watches)
         return sv_diag_set(d, SV_E_NOMEM, "reload: out of memory");
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < ns + nr; i++) {
         watch_t *w = &e->watches[i];
-        const char *file = sv_strategy_file(e->strategies, i + 1);
+        const char *file = i < ns ? sv_strategy_file(e->strategies, i + 1) : sv_rules_file(e->rules, (int)(i - ns + 1));
         char dir[1024];
         const char *slash = strrchr(file, '/');
         snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) : 1, slash ? file : ".");
@@ -317,17 +335,19 @@ int sv_engine_watch_strategies(sv_engine_t *e, sv_diag_t *d)
             snprintf(dir, sizeof dir, "/");
         snprintf(w->base, sizeof w->base, "%s", slash ? slash + 1 : file);
         w->eng = e;
-        w->sid = i + 1;
+        w->sid = i < ns ? i + 1 : 0;
+        w->rule = i < ns ? 0 : (int)(i - ns + 1);
         if (uv_fs_event_init(&e->loop, &w->ev) != 0 || uv_timer_init(&e->loop, &w->debounce) != 0)
             return sv_diag_set(d, SV_E_IO, "reload: cannot watch %s", file);
         w->ev.data = w->debounce.data = w;
+        e->n_watches = i + 1;
         int rc = uv_fs_event_start(&w->ev, on_fs_event, dir, 0);
         if (rc != 0)
             return sv_diag_set(d, SV_E_IO, "reload: cannot watch %s: %s", dir, uv_strerror(rc));
         w->ok = 1;
-        e->n_watches = i + 1;
     }
-    sv_log_info(&e->log, "reload", "watching %u strategy file%s for changes", n, n == 1 ? "" : "s");
+    sv_log_info(&e->log, "reload", "watching %u strategy and %u rule file%s for changes", ns, nr,
+                ns + nr == 1 ? "" : "s");
     return SV_OK;
 }
 
@@ -824,6 +844,14 @@ int sv_engine_reload_strategy(sv_engine_t *e, uint32_t sid, sv_diag_t *d)
 {
     sv_diag_clear(d);
     return sv_strategy_reload(e->strategies, sid, d);
+}
+
+int sv_engine_reload_rule(sv_engine_t *e, int id, sv_diag_t *d)
+{
+    sv_diag_clear(d);
+    if (!e->rules)
+        return sv_diag_set(d, SV_E_NOTFOUND, "reload: no custom risk rules are loaded");
+    return sv_rules_reload(e->rules, id, d);
 }
 
 int sv_engine_strategy_enabled(sv_engine_t *e, uint32_t sid)

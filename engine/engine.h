@@ -86,9 +86,10 @@ struct sv_bus_redis *sv_engine_redis(sv_engine_t *eng);
 struct sv_config;
 int sv_engine_load_config(sv_engine_t *eng, const struct sv_config *cfg, sv_diag_t *diag);
 
-/* Live reload: watches every loaded strategy's file (its directory, since editors replace
- * files by rename) on the engine's loop and reloads a strategy 15 ms after the last change
- * (sv_strategy_reload). 0 or SV_E_IO / SV_E_NOMEM with diag. */
+/* Live reload: watches every loaded strategy's and custom risk rule's file (its directory,
+ * since editors replace files by rename) on the engine's loop and reloads it 15 ms after the
+ * last change (sv_strategy_reload, sv_rules_reload; each an SV_EV_ALERT and a log line).
+ * 0 or SV_E_IO / SV_E_NOMEM with diag. */
 int sv_engine_watch_strategies(sv_engine_t *eng, sv_diag_t *diag);
 
 /* Fires every timer due at or before ts (each as an SV_EV_TIMER at its due time) and moves

@@ -14,6 +14,7 @@ struct sv_evbuf {
     int policy;
     uint64_t head, tail;
     uint64_t next; /* no queued event before it */
+    uint32_t last_slot; /* where the last push went */
     sv_evbuf_stats_t st;
 };
 
@@ -89,7 +90,8 @@ int sv_evbuf_push(sv_evbuf_t *b, const sv_event_t *ev)
             return SV_E_FULL;
         }
     }
-    uint64_t slot = b->tail % b->cap;
+    uint32_t slot = (uint32_t)(b->tail % b->cap);
+    b->last_slot = slot;
     b->ev[slot] = *ev;
     b->state[slot] = QUEUED;
     b->tail++;
@@ -171,6 +173,7 @@ int sv_evbuf_inflight_at(const sv_evbuf_t *b, uint64_t pos)
 uint32_t sv_evbuf_inflight(const sv_evbuf_t *b) { return b->st.inflight; }
 uint32_t sv_evbuf_size(const sv_evbuf_t *b) { return (uint32_t)(b->tail - b->head); }
 uint32_t sv_evbuf_capacity(const sv_evbuf_t *b) { return b->cap; }
+uint32_t sv_evbuf_last_slot(const sv_evbuf_t *b) { return b->last_slot; }
 
 void sv_evbuf_stats(const sv_evbuf_t *b, sv_evbuf_stats_t *out)
 {

@@ -68,6 +68,8 @@ uint32_t sv_evbuf_inflight(const sv_evbuf_t *b);
 uint32_t sv_evbuf_size(const sv_evbuf_t *b);
 /* The capacity given at creation. */
 uint32_t sv_evbuf_capacity(const sv_evbuf_t *b);
+/* The slot (pos % capacity) of the last event pushed, for callers that keep per-slot state. */
+uint32_t sv_evbuf_last_slot(const sv_evbuf_t *b);
 void sv_evbuf_stats(const sv_evbuf_t *b, sv_evbuf_stats_t *out);
 
 #endif

@@ -43,6 +43,8 @@ struct sv_redis_client {
     uint32_t rotate;       /* next seed to try when the target cannot be reached (cluster) */
     int cluster_seen;      /* cluster mode configured or a MOVED seen: refresh slots on reconnect */
     uv_timer_t timer;
+    uv_prepare_t prep; /* writes what was queued during the loop's turn, before it polls */
+    int open_handles;  /* while closing */
     uint64_t retry_at;     /* ms; 0 = no reconnect due */
     uint32_t backoff;
     int up;                /* the target is ready and on_ready has run */
@@ -66,14 +68,21 @@ static void copy_str(char *dst, size_t size, const char *src)
 static void node_connect(node_t *n);
 
 /* ---- the event loop adapter ----
- * Debian's hiredis/adapters/libuv.h (0.14) drops poll errors (status != 0): a connection reset
- * by a killed server then goes unnoticed until the reply timeout, with the poll stopped. Here
- * an error is handed to hiredis as a read, which fails and disconnects at once. */
+ * Debian's hiredis/adapters/libuv.h (0.14) has two problems here. It drops poll errors
+ * (status != 0): a connection reset by a killed server then goes unnoticed until the reply
+ * timeout, with the poll stopped; this adapter hands an error to hiredis as a read, which fails
+ * and disconnects at once. And it calls uv_poll_start() on every command (hiredis asks for
+ * write interest per command and read interest after every write), each of which costs libuv
+ * an epoll_ctl DEL and a later ADD. Here write interest is a flag: what hiredis queued is
+ * written by flush_writes() (the client's prepare callback, before the loop polls, or on
+ * demand), and the poll is changed only when a write could not complete (socket full, connect
+ * in progress) or read interest really changes. */
 
 typedef struct uvev {
     redisAsyncContext *ac;
     uv_poll_t handle;
-    int events;
+    int events;     /* what the poll watches now */
+    int want_write; /* hiredis has output queued */
 } uvev_t;
 
 static void ev_poll(uv_poll_t *h, int status, int events)
@@ -90,19 +99,28 @@ static void ev_poll(uv_poll_t *h, int status, int events)
         redisAsyncHandleWrite(p->ac);
 }
 
-static void ev_update(uvev_t *p, int add, int flag)
+static void ev_set(uvev_t *p, int events)
 {
-    p->events = add ? p->events | flag : p->events & ~flag;
-    if (p->events)
-        uv_poll_start(&p->handle, p->events, ev_poll);
+    if (events == p->events)
+        return;
+    p->events = events;
+    if (events)
+        uv_poll_start(&p->handle, events, ev_poll);
     else
         uv_poll_stop(&p->handle);
 }
 
-static void ev_add_read(void *pd) { ev_update(pd, 1, UV_READABLE); }
-static void ev_del_read(void *pd) { ev_update(pd, 0, UV_READABLE); }
-static void ev_add_write(void *pd) { ev_update(pd, 1, UV_WRITABLE); }
-static void ev_del_write(void *pd) { ev_update(pd, 0, UV_WRITABLE); }
+static void ev_add_read(void *pd) { ev_set(pd, ((uvev_t *)pd)->events | UV_READABLE); }
+static void ev_del_read(void *pd) { ev_set(pd, ((uvev_t *)pd)->events & ~UV_READABLE); }
+static void ev_add_write(void *pd) { ((uvev_t *)pd)->want_write = 1; }
+
+static void ev_del_write(void *pd)
+{
+    uvev_t *p = pd;
+    p->want_write = 0;
+    ev_set(p, p->events & ~UV_WRITABLE);
+}
+
 static void ev_closed(uv_handle_t *h) { free(h->data); }
 
 static void ev_cleanup(void *pd)
@@ -516,8 +534,32 @@ static void on_tick(uv_timer_t *t)
     }
 }
 
+/* Writes what hiredis queued on every connection; a write that cannot complete (or a connect
+ * still in progress) leaves write interest on the poll. */
+static void flush_writes(sv_redis_client_t *c)
+{
+    for (uint32_t i = 0; i < c->n_nodes; i++) {
+        node_t *nd = &c->nodes[i];
+        redisAsyncContext *ac = nd->ac;
+        uvev_t *p = ac ? ac->ev.data : NULL;
+        if (!p || !p->want_write)
+            continue;
+        /* inside one of its own callbacks a failed write would free the context under hiredis'
+         * feet (0.14): leave that one to the next call */
+        if (nd->state >= N_HANDSHAKE && !(ac->c.flags & (REDIS_IN_CALLBACK | REDIS_DISCONNECTING | REDIS_FREEING)))
+            redisAsyncHandleWrite(ac);
+        if (nd->ac == ac && p->want_write)
+            ev_set(p, p->events | UV_WRITABLE);
+    }
+}
+
+void sv_redis_client_write(sv_redis_client_t *c) { flush_writes(c); }
+
+static void on_prepare_cb(uv_prepare_t *h) { flush_writes(h->data); }
+
 int sv_redis_client_poll(sv_redis_client_t *c, int timeout_ms)
 {
+    flush_writes(c);
     struct pollfd fds[SV_REDIS_MAX_NODES];
     redisAsyncContext *acs[SV_REDIS_MAX_NODES] = {0};
     node_t *who[SV_REDIS_MAX_NODES] = {0};
@@ -525,11 +567,11 @@ int sv_redis_client_poll(sv_redis_client_t *c, int timeout_ms)
     for (uint32_t i = 0; i < c->n_nodes; i++) {
         node_t *nd = &c->nodes[i];
         uvev_t *p = nd->ac ? nd->ac->ev.data : NULL;
-        if (!p || !p->events)
+        if (!p || !(p->events || p->want_write))
             continue;
         fds[n] = (struct pollfd){.fd = nd->ac->c.fd,
                                  .events = (short)((p->events & UV_READABLE ? POLLIN : 0) |
-                                                   (p->events & UV_WRITABLE ? POLLOUT : 0))};
+                                                   (p->events & UV_WRITABLE || p->want_write ? POLLOUT : 0))};
         acs[n] = nd->ac;
         who[n++] = nd;
     }
@@ -593,13 +635,23 @@ sv_redis_client_t *sv_redis_client_new(const sv_redis_client_options_t *o)
     }
     c->timer.data = c;
     uv_timer_start(&c->timer, on_tick, TICK_MS, TICK_MS);
+    uv_prepare_init(o->loop, &c->prep);
+    c->prep.data = c;
+    uv_prepare_start(&c->prep, on_prepare_cb);
+    uv_unref((uv_handle_t *)&c->prep);
     c->target = 0;
     c->nodes[0].want_slots = o->cluster;
     node_connect(&c->nodes[0]);
     return c;
 }
 
-static void free_after_close(uv_handle_t *h) { free(h->data); }
+/* c goes once both of its handles are closed (libuv runs close callbacks in no given order) */
+static void free_after_close(uv_handle_t *h)
+{
+    sv_redis_client_t *c = h->data;
+    if (--c->open_handles == 0)
+        free(c);
+}
 
 void sv_redis_client_free(sv_redis_client_t *c)
 {
@@ -616,7 +668,10 @@ void sv_redis_client_free(sv_redis_client_t *c)
             redisAsyncFree(ac);
         }
     }
+    uv_prepare_stop(&c->prep);
     uv_timer_stop(&c->timer);
+    c->open_handles = 2;
+    uv_close((uv_handle_t *)&c->prep, free_after_close);
     uv_close((uv_handle_t *)&c->timer, free_after_close);
 }
 

@@ -110,6 +110,11 @@ enum { SV_REDIS_NOT_REDIRECT = 0, SV_REDIS_MOVED = 1, SV_REDIS_ASK = 2 };
  * Anything else: SV_REDIS_NOT_REDIRECT. */
 int sv_redis_client_redirect(sv_redis_client_t *c, const struct redisReply *r, int *node);
 
+/* Writes what the sends above queued now, instead of at the loop's next poll for writability
+ * (which costs a pass of the loop and two epoll_ctl calls per batch). Safe anywhere: a context
+ * inside one of its own callbacks is left to the loop. */
+void sv_redis_client_write(sv_redis_client_t *c);
+
 /* Serves the client's connections without the loop: waits up to timeout_ms for their sockets,
  * hands what is ready to hiredis (replies reach their callbacks) and runs the timeouts and
  * reconnects. For a wait that may happen inside a loop callback, where uv_run() must not be

@@ -34,7 +34,7 @@ struct sv_redis_source {
     sv_event_names_t names;
     sv_redis_options_t ro;
     sv_redis_source_options_t so;
-    char host[256], password[512], prefix[128], group[128], consumer[128];
+    char host[256], password[512], prefix[128], group[128], consumer[128], group_start[48];
     char node_text[SV_REDIS_MAX_NODES][280];
     char key[160];
     size_t key_len;
@@ -514,7 +514,13 @@ int sv_redis_source_open(sv_engine_t *eng, const sv_redis_options_t *ro, const s
         snprintf(s->node_text[i], sizeof s->node_text[i], "%s", ro->nodes[i]);
         s->ro.nodes[i] = s->node_text[i];
     }
-    s->ro.group_start = ro->group_start && ro->group_start[0] ? ro->group_start : "$";
+    snprintf(s->group_start, sizeof s->group_start, "%s", ro->group_start && ro->group_start[0] ? ro->group_start : "$");
+    s->ro.group_start = s->group_start;
+    s->ro.host = s->host;
+    s->ro.password = s->password;
+    s->ro.prefix = s->prefix;
+    s->ro.group = s->group;
+    s->ro.consumer = s->consumer;
     int kl = sv_redis_stream_key(s->prefix, so->stream, s->key, sizeof s->key);
     if (kl < 0) {
         free(s);
@@ -637,6 +643,7 @@ int sv_redis_source_run(sv_redis_source_t *s, sv_diag_t *d)
         if (done(s))
             break;
         fetch(s);
+        sv_redis_client_write(s->client); /* the XACK and the next read go out now */
         uv_run(s->loop, UV_RUN_ONCE);
     }
     /* what was processed is acknowledged before we go; what was not stays pending */

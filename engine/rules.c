@@ -10,6 +10,7 @@
 
 #include "fixed.h"
 #include "script.h"
+#include "statecopy.h"
 
 enum { MAX_RULES = 16 };
 
@@ -21,7 +22,11 @@ typedef struct rule {
     sv_script_t *script;
     lua_State *L;
     int ref; /* the check dispatcher */
+    int ctx_ref;
     const sv_event_t **slot;
+    sv_param_t *params; /* kept for reloads */
+    uint32_t n_params;
+    uint32_t reloads;
 } rule_t;
 
 struct sv_rules {
@@ -123,13 +128,82 @@ sv_rules_t *sv_rules_new(const sv_rules_env_t *env, sv_intern_t *symbols, sv_log
     return h;
 }
 
+static void free_params(sv_param_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; p && i < n; i++) {
+        free((char *)p[i].key);
+        free((char *)p[i].string);
+    }
+    free(p);
+}
+
 static void rule_free(rule_t *r)
 {
     if (r) {
         sv_script_free(r->script);
+        free_params(r->params, r->n_params);
         free(r->slot);
         free(r);
     }
+}
+
+static void push_params(lua_State *L, const sv_param_t *p, uint32_t n)
+{
+    lua_createtable(L, 0, (int)n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!p[i].key)
+            continue;
+        switch (p[i].type) {
+        case SV_PARAM_STRING: lua_pushstring(L, p[i].string ? p[i].string : ""); break;
+        case SV_PARAM_BOOL: lua_pushboolean(L, p[i].boolean); break;
+        default: lua_pushnumber(L, p[i].number); break;
+        }
+        lua_setfield(L, -2, p[i].key);
+    }
+}
+
+/* Compiles r->file into a fresh state and binds it: r->script, r->L, r->ref, r->ctx_ref. */
+static int compile(sv_rules_t *h, rule_t *r, sv_diag_t *d)
+{
+    int rc = sv_script_new(r->name, h->mem_limit, &r->script, d);
+    if (!rc)
+        rc = sv_script_load_file(r->script, r->file, d);
+    if (rc)
+        return rc;
+    lua_State *L = r->L = sv_script_lua(r->script);
+    int env = lua_gettop(L) - 1, mod = lua_gettop(L);
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "silvertine.rule");
+    if ((rc = sv_script_pcall(r->script, 1, 1, d)) != 0)
+        return rc;
+    lua_getfield(L, -1, "bind");
+    lua_createtable(L, 0, 8);
+    lua_pushlightuserdata(L, h);
+    lua_setfield(L, -2, "host");
+    lua_pushlightuserdata(L, (void *)&api);
+    lua_setfield(L, -2, "api");
+    lua_pushlightuserdata(L, (void *)r->slot);
+    lua_setfield(L, -2, "slot");
+    lua_pushinteger(L, r->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, r->name);
+    lua_setfield(L, -2, "name");
+    lua_pushvalue(L, mod);
+    lua_setfield(L, -2, "module");
+    lua_pushvalue(L, env);
+    lua_setfield(L, -2, "env");
+    push_params(L, r->params, r->n_params);
+    lua_setfield(L, -2, "params");
+    if ((rc = sv_script_pcall(r->script, 1, 2, d)) != 0) {
+        char msg[sizeof d->msg];
+        snprintf(msg, sizeof msg, "%.200s: %.800s", r->file, d->msg);
+        sv_diag_set(d, rc, "%s", msg);
+        return rc;
+    }
+    r->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_settop(L, 0);
+    return SV_OK;
 }
 
 void sv_rules_free(sv_rules_t *h)
@@ -149,20 +223,6 @@ void sv_rules_on_market(sv_rules_t *h, const sv_event_t *ev)
         h->last[ev->h.symbol * 3 + (uint32_t)k] = *ev;
 }
 
-static void push_params(lua_State *L, const sv_param_t *p, uint32_t n)
-{
-    lua_createtable(L, 0, (int)n);
-    for (uint32_t i = 0; i < n; i++) {
-        if (!p[i].key)
-            continue;
-        switch (p[i].type) {
-        case SV_PARAM_STRING: lua_pushstring(L, p[i].string ? p[i].string : ""); break;
-        case SV_PARAM_BOOL: lua_pushboolean(L, p[i].boolean); break;
-        default: lua_pushnumber(L, p[i].number); break;
-        }
-        lua_setfield(L, -2, p[i].key);
-    }
-}
 
 int sv_rules_load(sv_rules_t *h, const char *name, const char *file, const sv_param_t *params, uint32_t n_params,
                   sv_diag_t *d)
@@ -172,7 +232,9 @@ int sv_rules_load(sv_rules_t *h, const char *name, const char *file, const sv_pa
     if (h->n >= MAX_RULES)
         return sv_diag_set(d, SV_E_FULL, "%s: too many risk rules (max %d)", name, MAX_RULES);
     rule_t *r = calloc(1, sizeof *r);
-    if (!r || !(r->slot = malloc(sizeof *r->slot))) {
+    if (!r || !(r->slot = malloc(sizeof *r->slot)) || !(r->params = calloc(n_params + 1, sizeof *r->params))) {
+        if (r)
+            free(r->slot);
         free(r);
         return sv_diag_set(d, SV_E_NOMEM, "%s: out of memory", name);
     }
@@ -181,53 +243,59 @@ int sv_rules_load(sv_rules_t *h, const char *name, const char *file, const sv_pa
     r->id = h->n + 1;
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->file, sizeof r->file, "%s", file);
-    int rc = sv_script_new(r->name, h->mem_limit, &r->script, d);
-    if (!rc)
-        rc = sv_script_load_file(r->script, file, d);
+    r->n_params = n_params;
+    for (uint32_t i = 0; i < n_params; i++) {
+        r->params[i] = params[i];
+        r->params[i].key = params[i].key ? strdup(params[i].key) : NULL;
+        r->params[i].string = params[i].string ? strdup(params[i].string) : NULL;
+    }
+    int rc = compile(h, r, d);
     if (rc) {
         rule_free(r);
         return rc;
     }
-    lua_State *L = r->L = sv_script_lua(r->script);
-    int env = lua_gettop(L) - 1, mod = lua_gettop(L);
-    lua_getglobal(L, "require");
-    lua_pushstring(L, "silvertine.rule");
-    if ((rc = sv_script_pcall(r->script, 1, 1, d)) != 0) {
-        rule_free(r);
-        return rc;
-    }
-    lua_getfield(L, -1, "bind");
-    lua_createtable(L, 0, 8);
-    lua_pushlightuserdata(L, h);
-    lua_setfield(L, -2, "host");
-    lua_pushlightuserdata(L, (void *)&api);
-    lua_setfield(L, -2, "api");
-    lua_pushlightuserdata(L, (void *)r->slot);
-    lua_setfield(L, -2, "slot");
-    lua_pushinteger(L, r->id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, r->name);
-    lua_setfield(L, -2, "name");
-    lua_pushvalue(L, mod);
-    lua_setfield(L, -2, "module");
-    lua_pushvalue(L, env);
-    lua_setfield(L, -2, "env");
-    push_params(L, params, n_params);
-    lua_setfield(L, -2, "params");
-    if ((rc = sv_script_pcall(r->script, 1, 1, d)) != 0) {
-        char msg[sizeof d->msg];
-        snprintf(msg, sizeof msg, "%.200s: %.800s", file, d->msg);
-        sv_diag_set(d, rc, "%s", msg);
-        rule_free(r);
-        return rc;
-    }
-    r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    lua_settop(L, 0);
     h->r[r->id] = r;
     h->n = r->id;
     sv_log_info(h->log, "risk", "rule %s loaded from %s", r->name, file);
     return r->id;
 }
+
+int sv_rules_reload(sv_rules_t *h, int id, sv_diag_t *d)
+{
+    rule_t *r = id >= 1 && id <= h->n ? h->r[id] : NULL;
+    if (!r)
+        return sv_diag_set(d, SV_E_NOTFOUND, "reload: unknown rule %d", id);
+    rule_t n = *r;
+    n.script = NULL;
+    int rc = compile(h, &n, d);
+    sv_statecopy_stats_t cs;
+    if (rc == 0 && (rc = sv_statecopy(r->L, r->ctx_ref, "state", n.L, &cs, d)) == 0) {
+        lua_rawgeti(n.L, LUA_REGISTRYINDEX, n.ctx_ref);
+        lua_pushvalue(n.L, -2);
+        lua_setfield(n.L, -2, "state");
+        lua_settop(n.L, 0);
+    }
+    r->reloads++;
+    if (rc) {
+        sv_script_free(n.script);
+        sv_log_error(h->log, "risk", "rule %s: reload failed, the running version stays: %s", r->name, d->msg);
+        return rc;
+    }
+    sv_script_t *old = r->script;
+    r->script = n.script;
+    r->L = n.L;
+    r->ref = n.ref;
+    r->ctx_ref = n.ctx_ref;
+    sv_script_free(old);
+    sv_log_info(h->log, "risk", "rule %s: reloaded %s", r->name, r->file);
+    return SV_OK;
+}
+
+int sv_rules_count(const sv_rules_t *h) { return h->n; }
+
+const char *sv_rules_file(const sv_rules_t *h, int id) { return id >= 1 && id <= h->n ? h->r[id]->file : ""; }
+
+uint32_t sv_rules_reloads(const sv_rules_t *h, int id) { return id >= 1 && id <= h->n ? h->r[id]->reloads : 0; }
 
 void *sv_rules_hook(sv_rules_t *h, int id) { return id >= 1 && id <= h->n ? h->r[id] : NULL; }
 

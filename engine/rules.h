@@ -38,6 +38,13 @@ void sv_rules_free(sv_rules_t *rules);
 int sv_rules_load(sv_rules_t *rules, const char *name, const char *file, const sv_param_t *params,
                   uint32_t n_params, sv_diag_t *diag);
 
+/* Live reload of rule `id` from its file: compiled in a fresh state, ctx.state carried over,
+ * swapped in only if it loads; else the running version stays and diag says why (file:line). */
+int sv_rules_reload(sv_rules_t *rules, int id, sv_diag_t *diag);
+int sv_rules_count(const sv_rules_t *rules);
+const char *sv_rules_file(const sv_rules_t *rules, int id);
+uint32_t sv_rules_reloads(const sv_rules_t *rules, int id);
+
 /* The risk engine's hook (sv_risk_rule_fn) for rule `id`: pass `sv_rules_hook(rules, id)` as
  * the ud. Returns 0 to approve, SV_E_REJECTED with reason. */
 int sv_rules_check(void *hook, const sv_event_t *signal, char *reason, size_t len);

@@ -8,6 +8,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -465,6 +466,11 @@ int sv_watchdog_add(sv_watchdog_t *w, sv_script_t *s)
             return SV_E_NOMEM;
         }
         w->started = 1;
+        /* on a busy machine a runaway script keeps its core while the watchdog waits for one:
+         * a real-time priority, where the system grants it (root), makes it wake on time. It
+         * sleeps between short scans, so it takes next to nothing from anyone. */
+        struct sched_param sp = {.sched_priority = 1};
+        pthread_setschedparam(w->thread, SCHED_FIFO, &sp);
     }
     s->wd = w;
     s->w_seq = 0;

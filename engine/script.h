@@ -1,7 +1,9 @@
 /* script: the LuaJIT host. One lua_State per script, JIT on, sandboxed.
  *
  * A script state gets: an accounting allocator (bytes in use, peak, allocation count and an
- * optional hard cap: past it an allocation fails with Lua's "not enough memory"); the full
+ * optional hard cap: past it an allocation fails with Lua's "not enough memory"; the cap holds
+ * while script code runs or compiles, never during the host's own unprotected API calls, where
+ * a failed allocation would be LuaJIT's panic); the full
  * standard library for the engine's own privileged Lua modules (lua/silvertine/NAME.lua,
  * embedded in the library and reachable through package.preload); the ABI declared to the
  * FFI once. The user's file is compiled as text only (bytecode is refused) and runs in a

@@ -105,7 +105,11 @@ fetch_source() {
   rm -rf "$SRC"
   mkdir -p "$SRC"
   say "fetching Debian's luajit source package into $SRC"
-  (cd "$SRC" && apt-get source -qq luajit >&2) || { say "apt-get source luajit failed"; return 1; }
+  if ! (cd "$SRC" && apt-get source -qq luajit >"$SRC.fetch.log" 2>&1); then
+    cat "$SRC.fetch.log" >&2
+    say "apt-get source luajit failed"
+    return 1
+  fi
   ls "$SRC"/luajit-*/src/luajit.h >/dev/null 2>&1 || { say "unpacked source not found in $SRC"; return 1; }
 }
 

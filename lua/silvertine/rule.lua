@@ -146,7 +146,7 @@ function M.bind(o)
     if ok == true then return true end
     if why ~= nil then why = tostring(why) end
     return false, why
-  end
+  end, ctx
 end
 
 return M

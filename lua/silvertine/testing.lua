@@ -148,9 +148,10 @@ function M.new(o)
     end
     self.keep[#self.keep + 1] = { rp, pn, rule }
     local rd = ffi.new("sv_diag_t")
-    if lib.sv_engine_add_rule(eng, rule.name or "rule", rule.file, rp, #pn, rd) < 0 then
-      error(ffi.string(rd.msg), 2)
-    end
+    local rid = lib.sv_engine_add_rule(eng, rule.name or "rule", rule.file, rp, #pn, rd)
+    if rid < 0 then error(ffi.string(rd.msg), 2) end
+    self.rule_ids = self.rule_ids or {}
+    self.rule_ids[rule.name or "rule"] = rid
   end
   local spec = ffi.new("sv_strategy_spec_t")
   spec.name = o.name or "strategy"
@@ -384,6 +385,14 @@ function T:error(name)
 end
 
 function T:stop() self.lib.sv_engine_stop(self.eng) end
+
+-- Reloads a custom risk rule (by name) from its file: true, or false and the reason.
+function T:reload_rule(name)
+  local d = ffi.new("sv_diag_t")
+  local id = assert(self.rule_ids and self.rule_ids[name], "silvertine.testing: no rule named " .. tostring(name))
+  if self.lib.sv_engine_reload_rule(self.eng, id, d) ~= 0 then return false, ffi.string(d.msg) end
+  return true
+end
 
 -- Reloads a strategy (default: the first) from its file, as an edit during a run would.
 -- Returns true, or false and the reason the running version stays.

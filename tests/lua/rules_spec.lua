@@ -112,4 +112,37 @@ return R]])
     t = run("local R = {}\nfunction R.check(ctx, order) return io ~= nil end\nreturn R\n")
     assert.matches("rejected", statuses(t)[1])
   end)
+
+  it("reloads a rule: a good version goes live, a broken one leaves the old running", function()
+    local rule = helpers.strategy_file([[
+local R = {}
+function R.check(ctx, order)
+  ctx.state.n = (ctx.state.n or 0) + 1
+  return false, "v1 #" .. ctx.state.n
+end
+return R]])
+    local t = testing.new{ strategy = helpers.strategy_file(BUYER), symbols = { "XUSDT" },
+      rules = { { name = "myrule", file = rule } } }
+    t:bars("XUSDT", { 100 })
+    local f = assert(io.open(rule, "w"))
+    f:write("local R = {\nreturn R\n")
+    f:close()
+    local ok, err = t:reload_rule("myrule")
+    assert.is_false(ok)
+    assert.matches("%.lua:2:", err)
+    t:bars("XUSDT", { 101 })
+    f = assert(io.open(rule, "w"))
+    f:write([[
+local R = {}
+function R.check(ctx, order)
+  ctx.state.n = ctx.state.n + 1
+  return false, "v2 #" .. ctx.state.n
+end
+return R]])
+    f:close()
+    assert.is_true((t:reload_rule("myrule")))
+    t:bars("XUSDT", { 102 })
+    -- the count in ctx.state carried over the reload
+    assert.are.same({ "rejected:myrule: v1 #1", "rejected:myrule: v1 #2", "rejected:myrule: v2 #3" }, statuses(t))
+  end)
 end)

@@ -138,6 +138,7 @@ static void test_block_refuses_until_room(void **state)
     assert_int_equal(sv_evbuf_push(b, &ev), SV_E_FULL); /* in flight still holds its slot */
     sv_evbuf_ack(b, p);
     assert_int_equal(sv_evbuf_push(b, &ev), SV_OK);
+    assert_int_equal(sv_evbuf_last_slot(b), 0); /* 4th event of a 3-slot ring */
     uint64_t want[] = {2, 3, 4, 0};
     for (int i = 0; i < 4; i++)
         assert_int_equal(next_seq(b, NULL), want[i]);

@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "fixed.h"
+#include "script.h"
 
 #define T0_NS 1704067200000000000LL /* 2024-01-01T00:00:00Z */
 
@@ -627,6 +628,119 @@ static void test_on_start_error_and_explicit_disable(void **state)
     assert_string_equal(trace(w), "");
 }
 
+/* ---- limits ------------------------------------------------------------------------------------ */
+
+static int load_limited(world_t *w, const char *name, const char *file, double cpu_ms, double mem_mb)
+{
+    sv_strategy_spec_t spec = {.name = name, .file = file, .cpu_budget_ms = cpu_ms, .memory_limit_mb = mem_mb};
+    sv_diag_t d;
+    int rc = sv_strategy_load(w->host, &spec, &d);
+    if (rc < 0)
+        fail_msg("load %s: %d %s", name, rc, d.msg);
+    return rc;
+}
+
+/* A handler past its CPU budget or its memory cap is disabled like one that raised, with
+ * SV_ALERT_SCRIPT_LIMIT: its orders canceled through the services, one log line, one alert;
+ * the others keep running. The host's default budget applies where the spec leaves it 0. */
+static void test_limits_disable_with_a_limit_alert(void **state)
+{
+    world_t *w = *state;
+    install_services(w);
+    sv_strategy_host_set_cpu_budget(w->host, 15);
+    const char *spin = write_file("spin.lua", "local S = {}\n"
+                                              "function S.on_tick(ctx, t)\n"
+                                              "  local x = 0\n"
+                                              "  while true do x = x + 1 end\n"
+                                              "end\nreturn S\n");
+    const char *hog = write_file("hog.lua", "local S = {}\n"
+                                            "function S.on_tick(ctx, t)\n"
+                                            "  local s = {}\n"
+                                            "  for i = 1, 1e8 do s[i] = { i } end\n"
+                                            "end\nreturn S\n");
+    const char *rec = write_file("recorder_limits.lua", RECORDER);
+    /* stock LuaJIT compiles the loop and cannot stop it: the interpreted-only variant then */
+    assert_int_equal(load_limited(w, "spin", sv_script_guard_stops_jit() ? spin : rec, 0, 0), 1);
+    assert_int_equal(load_limited(w, "hog", hog, -1, 4), 2);
+    assert_int_equal(load(w, "r", rec, NULL, 0), 3);
+    sv_strategy_start_all(w->host);
+    trace(w);
+    sv_event_t e = trade(w->btc, "1", "1", SV_SIDE_BUY);
+    publish(w, &e);
+    char want[2048];
+    if (sv_script_guard_stops_jit()) {
+        snprintf(want, sizeof want, "spin: disabled: on_tick: %s:4: CPU budget of 15 ms exceeded\n"
+                                    "hog: disabled: on_tick: not enough memory (memory limit 4194304 bytes)\n"
+                                    "r: on_tick BTCUSDT 1 1 buy\n", spin);
+        assert_string_equal(trace(w), want);
+        assert_false(sv_strategy_enabled(w->host, 1));
+        assert_int_equal(sv_strategy_cpu_stops(w->host, 1), 1);
+    }
+    assert_false(sv_strategy_enabled(w->host, 2));
+    assert_true(sv_strategy_enabled(w->host, 3));
+    int limits = 0, cancels = 0;
+    for (int i = 0; i < w->n_rec; i++)
+        if (w->rec[i].h.kind == SV_EV_ALERT) {
+            assert_int_equal(w->rec[i].u.alert.code, SV_ALERT_SCRIPT_LIMIT);
+            limits++;
+        }
+    for (int i = 0; i < w->n_svc; i++)
+        cancels += strcmp(w->svc[i].what, "cancel_all") == 0;
+    assert_int_equal(limits, sv_script_guard_stops_jit() ? 2 : 1);
+    assert_int_equal(cancels, limits);
+    assert_int_equal(sv_strategy_cpu_stops(w->host, 2), 0);
+}
+
+/* Timers: at most SV_STRATEGY_MAX_TIMERS at once and none shorter than SV_STRATEGY_MIN_TIMER_MS;
+ * a one-shot that fired and a canceled timer free their place. */
+static void test_timer_limits(void **state)
+{
+    world_t *w = *state;
+    const char *t = write_file("timers.lua", "local S = {}\n"
+                                             "function S.on_start(ctx)\n"
+                                             "  local ids = {}\n"
+                                             "  for i = 1, 70 do ids[#ids + 1] = ctx:timer(1000 + i) end\n"
+                                             "  local _, err = ctx:timer(5000)\n"
+                                             "  ctx:log('%d %s', #ids, err)\n"
+                                             "  ctx:log('%s', select(2, ctx:timer(9.99)))\n"
+                                             "  ctx:cancel_timer(ids[1])\n"
+                                             "  ctx:log('%s', tostring(ctx:timer(50000, true) ~= nil))\n"
+                                             "end\n"
+                                             "function S.on_timer(ctx, tm) ctx.state.n = (ctx.state.n or 0) + 1 end\n"
+                                             "function S.on_tick(ctx)\n"
+                                             "  local n = 0\n"
+                                             "  for i = 1, 10 do if ctx:timer(100000) then n = n + 1 end end\n"
+                                             "  ctx:log('fired %d, new %d', ctx.state.n, n)\n"
+                                             "end\nreturn S\n");
+    assert_int_equal(load(w, "t", t, NULL, 0), 1);
+    sv_strategy_start_all(w->host);
+    /* each refusal is also a warning line: 6 over the cap, then the 71st and the short one */
+    char want[1024] = "";
+    for (int i = 0; i < 7; i++)
+        strcat(want, "t: timer: at most 64 timers at once\n");
+    strcat(want, "t: 64 timer: at most 64 timers at once\n"
+                 "t: timer: ms must be >= 10, got 9.99\n"
+                 "t: timer: ms must be >= 10, got 9.99\n"
+                 "t: true\n");
+    assert_string_equal(trace(w), want);
+    /* 63 one-shots fire and leave; the repeating one stays */
+    sv_clock_timer_t tm;
+    int fired = 0;
+    while (sv_clock_timer_pop_due(w->clock, T0_NS + 2000000000LL, &tm)) {
+        sv_event_t e;
+        memset(&e, 0, sizeof e);
+        e.h.kind = SV_EV_TIMER;
+        e.u.timer.timer_id = (uint64_t)tm.id;
+        e.u.timer.strategy = (uint32_t)tm.cookie;
+        publish(w, &e);
+        fired++;
+    }
+    assert_int_equal(fired, 63);
+    sv_event_t e = trade(w->btc, "1", "1", SV_SIDE_BUY);
+    publish(w, &e);
+    assert_string_equal(trace(w), "t: fired 63, new 10\n");
+}
+
 /* ---- services ---------------------------------------------------------------------------------- */
 
 static const char SERVICES[] =
@@ -777,6 +891,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_services_absent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_script_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits_disable_with_a_limit_alert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
