@@ -35,6 +35,7 @@ struct sv_rules {
     sv_log_t *log;
     uint32_t max_symbols;
     size_t mem_limit;
+    sv_watchdog_t *watchdog; /* CPU budgets of the rules' check() calls */
     sv_event_t *last; /* [symbol * 3 + {trade, quote, bar}] */
     rule_t *r[MAX_RULES + 1];
     int n;
@@ -116,7 +117,10 @@ sv_rules_t *sv_rules_new(const sv_rules_env_t *env, sv_intern_t *symbols, sv_log
     if (!h)
         return NULL;
     h->last = calloc((size_t)(max_symbols ? max_symbols : 1) * 3, sizeof *h->last);
-    if (!h->last) {
+    h->watchdog = sv_watchdog_new();
+    if (!h->last || !h->watchdog) {
+        free(h->last);
+        sv_watchdog_free(h->watchdog);
         free(h);
         return NULL;
     }
@@ -166,9 +170,14 @@ static void push_params(lua_State *L, const sv_param_t *p, uint32_t n)
 static int compile(sv_rules_t *h, rule_t *r, sv_diag_t *d)
 {
     int rc = sv_script_new(r->name, h->mem_limit, &r->script, d);
-    if (!rc)
-        rc = sv_script_load_file(r->script, r->file, d);
     if (rc)
+        return rc;
+    /* loading gets the start budget; every check() the strategies' per-call budget: a rule
+     * that loops is stopped, and the order it was checking is rejected (fail closed) */
+    sv_script_set_cpu_budget(r->script, SV_RULE_START_BUDGET_MS);
+    if (sv_watchdog_add(h->watchdog, r->script) != 0)
+        return sv_diag_set(d, SV_E_NOMEM, "%s: cannot start the CPU watchdog thread", r->name);
+    if ((rc = sv_script_load_file(r->script, r->file, d)) != 0)
         return rc;
     lua_State *L = r->L = sv_script_lua(r->script);
     int env = lua_gettop(L) - 1, mod = lua_gettop(L);
@@ -203,6 +212,7 @@ static int compile(sv_rules_t *h, rule_t *r, sv_diag_t *d)
     r->ctx_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     r->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_settop(L, 0);
+    sv_script_set_cpu_budget(r->script, SV_RULE_CPU_BUDGET_MS);
     return SV_OK;
 }
 
@@ -212,6 +222,7 @@ void sv_rules_free(sv_rules_t *h)
         return;
     for (int i = 1; i <= h->n; i++)
         rule_free(h->r[i]);
+    sv_watchdog_free(h->watchdog);
     free(h->last);
     free(h);
 }

@@ -7,8 +7,8 @@
  * the signal (symbol, side, qty, price, stop_price, type, tif, strategy, tag); ctx reads
  * positions (ctx:position), open orders (ctx:open_orders), recent market data (ctx:last_price,
  * ctx:quote, ctx:bar), the time (ctx:now), the rule's params and its own state table. Rules
- * fail closed: a rule that raises, returns nothing true, or exceeds its memory cap rejects
- * the order, and the error is logged with file:line. */
+ * fail closed: a rule that raises, returns nothing true, exceeds its memory cap or its CPU
+ * budget rejects the order, and the error is logged with file:line. */
 #ifndef SV_RULES_H
 #define SV_RULES_H
 
@@ -18,6 +18,10 @@
 #include "error.h"
 #include "intern.h"
 #include "log.h"
+
+/* CPU budget of one check() call (a rule that loops is stopped and the order rejected), and
+ * of loading a rule. The memory cap is the engine's script cap. */
+enum { SV_RULE_CPU_BUDGET_MS = 5, SV_RULE_START_BUDGET_MS = 1000 };
 
 /* What rules read from the rest of the core (borrowed). */
 typedef struct sv_rules_env {

@@ -746,7 +746,12 @@ int sv_strategy_reload(sv_strategy_host_t *h, uint32_t sid, sv_diag_t *d)
                 else
                     lua_remove(L, -2);
                 *n.slot = &empty_event;
+                /* on_reload / on_start are one-off work: the start budget, as at load */
+                if (n.budget_ms > 0)
+                    sv_script_set_cpu_budget(n.script, start_budget(&n));
                 rc = sv_script_pcall(n.script, hi == H_RELOAD ? 1 : 0, 0, d);
+                if (n.budget_ms > 0)
+                    sv_script_set_cpu_budget(n.script, n.budget_ms);
                 if (rc) {
                     char msg[sizeof d->msg];
                     snprintf(msg, sizeof msg, "%s: %.900s", handler_names[hi], d->msg);

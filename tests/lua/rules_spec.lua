@@ -145,4 +145,20 @@ return R]])
     -- the count in ctx.state carried over the reload
     assert.are.same({ "rejected:myrule: v1 #1", "rejected:myrule: v1 #2", "rejected:myrule: v2 #3" }, statuses(t))
   end)
+
+  it("stops a rule that loops and rejects the order it was checking", function()
+    local jit_ok = testing.new{ strategy = helpers.strategy_file("return {}") }.lib.sv_script_guard_stops_jit() == 1
+    if not jit_ok then pending("LuaJIT without LUAJIT_ENABLE_CHECKHOOK: a compiled loop cannot be stopped"); return end
+    local t = run([[
+local R = {}
+function R.check(ctx, order)
+  if order.qty > 1 then local x = 0 while true do x = x + 1 end end
+  return true
+end
+return R]], nil, { 100, 101, 102 })
+    local s = statuses(t)
+    assert.are.equal("filled", s[1])
+    assert.matches("^rejected:myrule: raised an error %(order rejected%): .*CPU budget of 5 ms exceeded", s[2])
+    assert.is_true(t:enabled())
+  end)
 end)
