@@ -132,39 +132,16 @@ sv_rules_t *sv_rules_new(const sv_rules_env_t *env, sv_intern_t *symbols, sv_log
     return h;
 }
 
-static void free_params(sv_param_t *p, uint32_t n)
-{
-    for (uint32_t i = 0; p && i < n; i++) {
-        free((char *)p[i].key);
-        free((char *)p[i].string);
-    }
-    free(p);
-}
-
 static void rule_free(rule_t *r)
 {
     if (r) {
         sv_script_free(r->script);
-        free_params(r->params, r->n_params);
+        sv_params_free(r->params, r->n_params);
         free(r->slot);
         free(r);
     }
 }
 
-static void push_params(lua_State *L, const sv_param_t *p, uint32_t n)
-{
-    lua_createtable(L, 0, (int)n);
-    for (uint32_t i = 0; i < n; i++) {
-        if (!p[i].key)
-            continue;
-        switch (p[i].type) {
-        case SV_PARAM_STRING: lua_pushstring(L, p[i].string ? p[i].string : ""); break;
-        case SV_PARAM_BOOL: lua_pushboolean(L, p[i].boolean); break;
-        default: lua_pushnumber(L, p[i].number); break;
-        }
-        lua_setfield(L, -2, p[i].key);
-    }
-}
 
 /* Compiles r->file into a fresh state and binds it: r->script, r->L, r->ref, r->ctx_ref. */
 static int compile(sv_rules_t *h, rule_t *r, sv_diag_t *d)
@@ -201,7 +178,7 @@ static int compile(sv_rules_t *h, rule_t *r, sv_diag_t *d)
     lua_setfield(L, -2, "module");
     lua_pushvalue(L, env);
     lua_setfield(L, -2, "env");
-    push_params(L, r->params, r->n_params);
+    sv_script_push_params(L, r->params, r->n_params);
     lua_setfield(L, -2, "params");
     if ((rc = sv_script_pcall(r->script, 1, 2, d)) != 0) {
         char msg[sizeof d->msg];
@@ -243,7 +220,7 @@ int sv_rules_load(sv_rules_t *h, const char *name, const char *file, const sv_pa
     if (h->n >= MAX_RULES)
         return sv_diag_set(d, SV_E_FULL, "%s: too many risk rules (max %d)", name, MAX_RULES);
     rule_t *r = calloc(1, sizeof *r);
-    if (!r || !(r->slot = malloc(sizeof *r->slot)) || !(r->params = calloc(n_params + 1, sizeof *r->params))) {
+    if (!r || !(r->slot = malloc(sizeof *r->slot)) || !(r->params = sv_params_dup(params, n_params))) {
         if (r)
             free(r->slot);
         free(r);
@@ -255,11 +232,6 @@ int sv_rules_load(sv_rules_t *h, const char *name, const char *file, const sv_pa
     snprintf(r->name, sizeof r->name, "%s", name);
     snprintf(r->file, sizeof r->file, "%s", file);
     r->n_params = n_params;
-    for (uint32_t i = 0; i < n_params; i++) {
-        r->params[i] = params[i];
-        r->params[i].key = params[i].key ? strdup(params[i].key) : NULL;
-        r->params[i].string = params[i].string ? strdup(params[i].string) : NULL;
-    }
     int rc = compile(h, r, d);
     if (rc) {
         rule_free(r);

@@ -586,3 +586,45 @@ void sv_script_stats(const sv_script_t *s, sv_script_stats_t *out)
     out->calls = s->seq / 2;
     out->cpu_stops = s->stops;
 }
+
+void sv_script_push_params(lua_State *L, const sv_param_t *params, uint32_t n)
+{
+    lua_createtable(L, 0, (int)n);
+    for (uint32_t i = 0; i < n; i++) {
+        const sv_param_t *p = &params[i];
+        if (!p->key)
+            continue;
+        switch (p->type) {
+        case SV_PARAM_STRING: lua_pushstring(L, p->string ? p->string : ""); break;
+        case SV_PARAM_BOOL: lua_pushboolean(L, p->boolean); break;
+        default: lua_pushnumber(L, p->number); break;
+        }
+        lua_setfield(L, -2, p->key);
+    }
+}
+
+void sv_params_free(sv_param_t *p, uint32_t n)
+{
+    for (uint32_t i = 0; p && i < n; i++) {
+        free((char *)p[i].key);
+        free((char *)p[i].string);
+    }
+    free(p);
+}
+
+sv_param_t *sv_params_dup(const sv_param_t *params, uint32_t n)
+{
+    sv_param_t *p = calloc(n + 1, sizeof *p);
+    if (!p)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        p[i] = params[i];
+        p[i].key = params[i].key ? strdup(params[i].key) : NULL;
+        p[i].string = params[i].string ? strdup(params[i].string) : NULL;
+        if ((params[i].key && !p[i].key) || (params[i].string && !p[i].string)) {
+            sv_params_free(p, i + 1);
+            return NULL;
+        }
+    }
+    return p;
+}

@@ -76,6 +76,12 @@ int sv_script_pcall(sv_script_t *s, int nargs, int nresults, sv_diag_t *diag);
 
 void sv_script_stats(const sv_script_t *s, sv_script_stats_t *out);
 
+/* Script parameters (from a config's `params`): pushes them as a Lua table; makes an owned
+ * deep copy (NULL on ENOMEM; free it with sv_params_free); frees a copy. */
+void sv_script_push_params(lua_State *L, const sv_param_t *params, uint32_t n);
+sv_param_t *sv_params_dup(const sv_param_t *params, uint32_t n);
+void sv_params_free(sv_param_t *params, uint32_t n);
+
 /* Sets the CPU budget of each later call, in ms of the calling thread's CPU time (<= 0: none).
  * Enforced while the script is watched. */
 void sv_script_set_cpu_budget(sv_script_t *s, double ms);

@@ -326,30 +326,12 @@ sv_strategy_host_t *sv_strategy_host_new(sv_bus_t *bus, sv_clock_t *clock, sv_in
     return h;
 }
 
-static void free_params(sv_param_t *p, uint32_t n)
-{
-    for (uint32_t i = 0; p && i < n; i++) {
-        free((char *)p[i].key);
-        free((char *)p[i].string);
-    }
-    free(p);
-}
-
 /* a deep copy of the spec's params, kept for reloads */
 static int keep_params(strat_t *s, const sv_strategy_spec_t *spec)
 {
-    s->params = calloc(spec->n_params + 1, sizeof *s->params);
-    if (!s->params)
-        return SV_E_NOMEM;
+    s->params = sv_params_dup(spec->params, spec->n_params);
     s->n_params = spec->n_params;
-    for (uint32_t i = 0; i < spec->n_params; i++) {
-        s->params[i] = spec->params[i];
-        s->params[i].key = spec->params[i].key ? strdup(spec->params[i].key) : NULL;
-        s->params[i].string = spec->params[i].string ? strdup(spec->params[i].string) : NULL;
-        if ((spec->params[i].key && !s->params[i].key) || (spec->params[i].string && !s->params[i].string))
-            return SV_E_NOMEM;
-    }
-    return SV_OK;
+    return s->params ? SV_OK : SV_E_NOMEM;
 }
 
 static void strat_free(strat_t *s)
@@ -357,7 +339,7 @@ static void strat_free(strat_t *s)
     if (!s)
         return;
     sv_script_free(s->script);
-    free_params(s->params, s->n_params);
+    sv_params_free(s->params, s->n_params);
     free(s->slot);
     free(s);
 }
@@ -385,22 +367,6 @@ static double start_budget(const strat_t *s)
 {
     return s->budget_ms > 0 && s->budget_ms < SV_STRATEGY_START_BUDGET_MS ? SV_STRATEGY_START_BUDGET_MS
                                                                           : s->budget_ms;
-}
-
-static void push_params(lua_State *L, const sv_strategy_spec_t *spec)
-{
-    lua_createtable(L, 0, (int)spec->n_params);
-    for (uint32_t i = 0; i < spec->n_params; i++) {
-        const sv_param_t *p = &spec->params[i];
-        if (!p->key)
-            continue;
-        switch (p->type) {
-        case SV_PARAM_STRING: lua_pushstring(L, p->string ? p->string : ""); break;
-        case SV_PARAM_BOOL: lua_pushboolean(L, p->boolean); break;
-        default: lua_pushnumber(L, p->number); break;
-        }
-        lua_setfield(L, -2, p->key);
-    }
 }
 
 static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t *spec, sv_diag_t *d)
@@ -446,7 +412,7 @@ static int load_into(sv_strategy_host_t *h, strat_t *s, const sv_strategy_spec_t
     lua_setfield(L, -2, "module");
     lua_pushvalue(L, env);
     lua_setfield(L, -2, "env");
-    push_params(L, spec);
+    sv_script_push_params(L, spec->params, spec->n_params);
     lua_setfield(L, -2, "params");
     if ((rc = sv_script_pcall(s->script, 1, 2, d)) != 0) {
         /* bind's own errors (bad params, a handler that is not a function) name the strategy;

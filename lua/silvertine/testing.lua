@@ -56,6 +56,24 @@ end
 local function num(v) return tonumber(v) / 1e8 end
 local function ns(ms) return ffi.new("int64_t", ms) * 1000000 end
 
+-- A Lua params table as a sv_param_t array (sorted keys); returns the array, its length and
+-- the key list (keep all three alive while the engine reads them).
+local function c_params(params, level)
+  local names = {}
+  for k in pairs(params or {}) do names[#names + 1] = k end
+  table.sort(names)
+  local arr = ffi.new("sv_param_t[?]", #names + 1)
+  for i, k in ipairs(names) do
+    local v, p = params[k], arr[i - 1]
+    p.key = k
+    if type(v) == "number" then p.type = 0; p.number = v
+    elseif type(v) == "string" then p.type = 1; p.string = v
+    elseif type(v) == "boolean" then p.type = 2; p.boolean = v and 1 or 0
+    else error("silvertine.testing: param " .. k .. " must be a number, string or boolean", level + 1) end
+  end
+  return arr, #names, names
+end
+
 local T = {}
 T.__index = T
 
@@ -92,18 +110,7 @@ function M.new(o)
   local syms = o.symbols or {}
   local csyms = ffi.new("const char *[?]", #syms + 1)
   for i, s in ipairs(syms) do csyms[i - 1] = s end
-  local names = {}
-  for k in pairs(o.params or {}) do names[#names + 1] = k end
-  table.sort(names)
-  local cparams = ffi.new("sv_param_t[?]", #names + 1)
-  for i, k in ipairs(names) do
-    local v, p = o.params[k], cparams[i - 1]
-    p.key = k
-    if type(v) == "number" then p.type = 0; p.number = v
-    elseif type(v) == "string" then p.type = 1; p.string = v
-    elseif type(v) == "boolean" then p.type = 2; p.boolean = v and 1 or 0
-    else error("silvertine.testing: param " .. k .. " must be a number, string or boolean", 2) end
-  end
+  local cparams, _, names = c_params(o.params, 2)
   self.keep = { syms, csyms, cparams, names, o.params }
   -- the trading set-up: instrument rules, balances, then the simulated venue
   local quotes = {}
@@ -135,17 +142,7 @@ function M.new(o)
   sc.queue_position = so.queue_position and 1 or 0
   assert(lib.sv_engine_use_sim(eng, sc) == 0, "bad sim options")
   for _, rule in ipairs(o.rules or {}) do
-    local pn = {}
-    for k in pairs(rule.params or {}) do pn[#pn + 1] = k end
-    table.sort(pn)
-    local rp = ffi.new("sv_param_t[?]", #pn + 1)
-    for i, k in ipairs(pn) do
-      local v, p = rule.params[k], rp[i - 1]
-      p.key = k
-      if type(v) == "number" then p.type = 0; p.number = v
-      elseif type(v) == "string" then p.type = 1; p.string = v
-      else p.type = 2; p.boolean = v and 1 or 0 end
-    end
+    local rp, _, pn = c_params(rule.params, 2)
     self.keep[#self.keep + 1] = { rp, pn, rule }
     local rd = ffi.new("sv_diag_t")
     local rid = lib.sv_engine_add_rule(eng, rule.name or "rule", rule.file, rp, #pn, rd)
@@ -193,17 +190,7 @@ function M.new(o)
     local osyms = other.symbols or syms
     local ocsyms = ffi.new("const char *[?]", #osyms + 1)
     for i, s in ipairs(osyms) do ocsyms[i - 1] = s end
-    local onames = {}
-    for k in pairs(other.params or {}) do onames[#onames + 1] = k end
-    table.sort(onames)
-    local ocparams = ffi.new("sv_param_t[?]", #onames + 1)
-    for i, k in ipairs(onames) do
-      local v, p = other.params[k], ocparams[i - 1]
-      p.key = k
-      if type(v) == "number" then p.type = 0; p.number = v
-      elseif type(v) == "string" then p.type = 1; p.string = v
-      else p.type = 2; p.boolean = v and 1 or 0 end
-    end
+    local ocparams, _, onames = c_params(other.params, 2)
     self.keep[#self.keep + 1] = { osyms, ocsyms, ocparams, onames, other }
     local ospec = ffi.new("sv_strategy_spec_t")
     ospec.name, ospec.file = other.name, other.strategy
