@@ -119,7 +119,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: silvertine COMMAND [OPTIONS]\n\nSilvertine: an event-driven trading engine with "
                "LuaJIT strategies.\n\ncommands:\n");
     for (int i = 0; i < N_COMMANDS; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n'silvertine COMMAND --help' describes a command.\n");
 }
 

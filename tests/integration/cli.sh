@@ -8,12 +8,12 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # --help on every command
-for c in run config version; do
+for c in backtest run replay config kill-switch version; do
   out=$($SV $c --help); rc=$?
   expect_eq "$c --help exits 0" 0 "$rc"
   expect_match "$c --help prints its usage" "^usage: silvertine $c" "$out"
 done
-out=$($SV --help); expect_match "top-level help lists the commands" "run .*config .*version" "$(echo $out)"
+out=$($SV --help); expect_match "top-level help lists the commands" "backtest .*run .*replay .*config .*kill-switch .*version" "$(echo $out)"
 $SV frobnicate >/dev/null 2>&1; expect_eq "an unknown command exits 2" 2 $?
 
 # config check: valid, resolved, secrets redacted
