@@ -236,21 +236,31 @@ static int handle_error(sv_redis_source_t *s, const redisReply *r, const char *w
     return 0;
 }
 
-static void on_read(redisAsyncContext *ac, void *reply, void *pd)
+/* The common start of the fetch replies (XREADGROUP/XRANGE, XCLAIM, XPENDING): the source, or
+ * NULL when there is nothing more to do (source gone, connection lost, error handled). */
+static sv_redis_source_t *fetch_reply(redisAsyncContext *ac, redisReply *r, const char *what)
 {
     sv_redis_source_t *s = sv_redis_client_ud(ac);
-    redisReply *r = reply;
-    (void)pd;
     if (!s)
-        return;
+        return NULL;
     s->fetching = 0;
     if (!r)
-        return;
+        return NULL;
     sv_redis_client_touch(ac);
     if (r->type == REDIS_REPLY_ERROR) {
-        handle_error(s, r, s->so.mode == SV_REDIS_READ_RANGE ? "XRANGE" : "XREADGROUP");
-        return;
+        handle_error(s, r, what ? what : s->so.mode == SV_REDIS_READ_RANGE ? "XRANGE" : "XREADGROUP");
+        return NULL;
     }
+    return s;
+}
+
+static void on_read(redisAsyncContext *ac, void *reply, void *pd)
+{
+    redisReply *r = reply;
+    (void)pd;
+    sv_redis_source_t *s = fetch_reply(ac, r, NULL);
+    if (!s)
+        return;
     if (s->so.mode == SV_REDIS_READ_RANGE) {
         const redisReply *last = take(s, r);
         if (last) {
@@ -281,20 +291,11 @@ static void on_read(redisAsyncContext *ac, void *reply, void *pd)
 
 static void on_claim(redisAsyncContext *ac, void *reply, void *pd)
 {
-    sv_redis_source_t *s = sv_redis_client_ud(ac);
     redisReply *r = reply;
-    const char *from = pd;
-    (void)from;
+    (void)pd;
+    sv_redis_source_t *s = fetch_reply(ac, r, "XCLAIM");
     if (!s)
         return;
-    s->fetching = 0;
-    if (!r)
-        return;
-    sv_redis_client_touch(ac);
-    if (r->type == REDIS_REPLY_ERROR) {
-        handle_error(s, r, "XCLAIM");
-        return;
-    }
     uint32_t before = s->qn;
     take(s, r);
     s->st.claimed += r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
@@ -306,19 +307,11 @@ static void on_claim(redisAsyncContext *ac, void *reply, void *pd)
 
 static void on_pending(redisAsyncContext *ac, void *reply, void *pd)
 {
-    sv_redis_source_t *s = sv_redis_client_ud(ac);
     redisReply *r = reply;
     (void)pd;
+    sv_redis_source_t *s = fetch_reply(ac, r, "XPENDING");
     if (!s)
         return;
-    s->fetching = 0;
-    if (!r)
-        return;
-    sv_redis_client_touch(ac);
-    if (r->type == REDIS_REPLY_ERROR) {
-        handle_error(s, r, "XPENDING");
-        return;
-    }
     /* [[id, consumer, idle ms, deliveries], ...]: claim the ones of other consumers */
     size_t n = 0, cl = strlen(s->consumer);
     const char *argv[5 + 1024];
