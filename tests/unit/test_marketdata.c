@@ -9,6 +9,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tmpfiles.h"
+
 #include "marketdata.h"
 
 #include <stdio.h>
@@ -25,38 +27,27 @@
 #define MIN_NS 60000000000LL
 #define SEC_NS 1000000000LL
 
-enum { SYM = 7, MAX_FILES = 128, MAX_EV = 64 };
-
-static char dir[256];
-static char files[MAX_FILES][512];
-static int n_files;
+enum { SYM = 7, MAX_EV = 64 };
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/sv_md_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return tmp_setup("sv_md");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < n_files; i++)
-        unlink(files[i]);
-    return rmdir(dir);
+    return tmp_teardown();
 }
 
-/* Writes `text` to a new file in the temp dir; returns its path (valid for the whole run). */
+/* Writes `text` to a new file in the temp dir, its name numbered so names may repeat; returns
+ * its path (valid for the whole run). */
 static const char *write_file(const char *name, const char *text)
 {
-    assert_true(n_files < MAX_FILES);
-    char *p = files[n_files++];
-    snprintf(p, sizeof files[0], "%s/%d-%s", dir, n_files, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-    return p;
+    char numbered[300];
+    snprintf(numbered, sizeof numbered, "%d-%s", tmp_n + 1, name);
+    return tmp_write(numbered, text, strlen(text));
 }
 
 static sv_fixed_t fx(const char *s)

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tmpfiles.h"
+
 #include "script.h"
 
 #include <lauxlib.h>
@@ -22,38 +24,19 @@
 
 #include "error.h"
 
-enum { MAX_FILES = 32 };
-
-static char dir[256];
-static char files[MAX_FILES][512];
-static int n_files;
-
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/sv_script_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return tmp_setup("sv_script");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < n_files; i++)
-        unlink(files[i]);
-    return rmdir(dir);
+    return tmp_teardown();
 }
 
-static const char *write_bytes(const char *name, const char *data, size_t len)
-{
-    assert_true(n_files < MAX_FILES);
-    char *p = files[n_files++];
-    snprintf(p, sizeof files[0], "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-    return p;
-}
+static const char *write_bytes(const char *name, const char *data, size_t len) { return tmp_write(name, data, len); }
 
 static const char *write_file(const char *name, const char *text)
 {

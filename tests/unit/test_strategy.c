@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tmpfiles.h"
+
 #include "strategy.h"
 
 #include <stdio.h>
@@ -26,38 +28,21 @@
 
 #define T0_NS 1704067200000000000LL /* 2024-01-01T00:00:00Z */
 
-enum { MAX_FILES = 32, MAX_REC = 128, MAX_SVC = 32 };
-
-static char dir[256];
-static char files[MAX_FILES][512];
-static int n_files;
+enum { MAX_REC = 128, MAX_SVC = 32 };
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "%s/sv_strategy_XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
+    return tmp_setup("sv_strategy");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    for (int i = 0; i < n_files; i++)
-        unlink(files[i]);
-    return rmdir(dir);
+    return tmp_teardown();
 }
 
-static const char *write_file(const char *name, const char *text)
-{
-    assert_true(n_files < MAX_FILES);
-    char *p = files[n_files++];
-    snprintf(p, sizeof files[0], "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
-    assert_int_equal(fclose(f), 0);
-    return p;
-}
+static const char *write_file(const char *name, const char *text) { return tmp_write(name, text, strlen(text)); }
 
 static sv_fixed_t fx(const char *s)
 {
